@@ -1,0 +1,48 @@
+"""Shared test setup.
+
+Eight fake CPU devices for the whole session (set before jax is imported), so sharded and
+single-device code run in the same process: single-device tests simply use the default device.
+"""
+
+import os
+
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never touch the network from tests
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+# Real multilingual text (the scripts the pipeline must handle: Latin, Cyrillic, CJK, Thai without
+# spaces, Arabic, Devanagari), used to train the offline tokenizer.
+MULTILINGUAL_TEXT = [
+    "The quick brown fox jumps over the lazy dog.",
+    "A man is playing a guitar on the street while people walk by.",
+    "Der schnelle braune Fuchs springt über den faulen Hund.",
+    "Ein Mann spielt auf der Straße Gitarre.",
+    "Быстрая коричневая лиса прыгает через ленивую собаку.",
+    "Мужчина играет на гитаре на улице.",
+    "敏捷的棕色狐狸跳过了懒狗。",
+    "一个男人在街上弹吉他。",
+    "สุนัขจิ้งจอกสีน้ำตาลกระโดดข้ามสุนัขขี้เกียจ",
+    "ผู้ชายคนหนึ่งกำลังเล่นกีตาร์อยู่บนถนน",
+    "الثعلب البني السريع يقفز فوق الكلب الكسول.",
+    "رجل يعزف على الغيتار في الشارع.",
+    "तेज़ भूरी लोमड़ी आलसी कुत्ते के ऊपर कूदती है।",
+    "एक आदमी सड़क पर गिटार बजा रहा है।",
+    "El rápido zorro marrón salta sobre el perro perezoso.",
+    "Le renard brun rapide saute par-dessus le chien paresseux.",
+]
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory):
+  """An XLM-R tokenizer directory built offline (sentencepiece.bpe.model + tokenizer_config.json)."""
+  from stilts_jax.offline import build_tokenizer
+  return build_tokenizer(tmp_path_factory.mktemp("tokenizer"), MULTILINGUAL_TEXT * 4, vocab_size=400)
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tokenizer_dir):
+  from transformers import AutoTokenizer
+  return AutoTokenizer.from_pretrained(tokenizer_dir)
