@@ -1,0 +1,155 @@
+"""Task heads over the XLM-R encoder, each numerically the head of a transformers model.
+
+| head type         | transformers model                         | head on                 | logits       |
+|-------------------|--------------------------------------------|-------------------------|--------------|
+| classification    | XLMRobertaForSequenceClassification        | `<s>` hidden state      | [B, L]       |
+| multiple_choice   | XLMRobertaForMultipleChoice                | pooler output per choice | [B, C]      |
+| tagging           | XLMRobertaForTokenClassification           | every token             | [B, T, L]    |
+| span_qa           | XLMRobertaForQuestionAnswering             | every token             | 2 × [B, T]   |
+| mlm               | XLMRobertaForMaskedLM (decoder tied)       | every token             | [B, T, V]    |
+
+`TaskModel` holds one shared encoder and any number of named heads (multi-task intermediate
+training uses several; a target phase one fresh head).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from stilts_jax.models.config import XLMRConfig
+from stilts_jax.models.xlmr import Dense, Dropout, EncoderOutput, LayerNorm, XLMREncoder
+
+
+class ClassificationHead(nnx.Module):
+  """dropout → dense → tanh → dropout → out_proj, on the `<s>` token (not the pooler)."""
+  uses_pooler = False
+
+  def __init__(self, cfg: XLMRConfig, num_labels: int, rngs: nnx.Rngs):
+    self.rate = cfg.hidden_dropout_prob
+    self.dense = Dense(cfg.hidden_size, cfg.hidden_size, ("embed", "mlp_pooler"), cfg, rngs)
+    self.out_proj = Dense(cfg.hidden_size, num_labels, ("mlp_pooler", None), cfg, rngs)
+
+  def __call__(self, out: EncoderOutput, dropout: Dropout, encoder: XLMREncoder) -> jax.Array:
+    x = dropout(out.last_hidden_state[:, 0], self.rate)
+    x = dropout(jnp.tanh(self.dense(x)), self.rate)
+    return self.out_proj(x)
+
+
+class MultipleChoiceHead(nnx.Module):
+  """pooler output → dropout → Linear(h, 1); the caller folds choices into the batch."""
+  uses_pooler = True
+
+  def __init__(self, cfg: XLMRConfig, num_labels: int, rngs: nnx.Rngs):
+    del num_labels  # one score per choice
+    self.rate = cfg.hidden_dropout_prob
+    self.classifier = Dense(cfg.hidden_size, 1, ("embed", None), cfg, rngs)
+
+  def __call__(self, out: EncoderOutput, dropout: Dropout, encoder: XLMREncoder) -> jax.Array:
+    return self.classifier(dropout(out.pooler_output, self.rate))[:, 0]
+
+
+class TaggingHead(nnx.Module):
+  uses_pooler = False
+
+  def __init__(self, cfg: XLMRConfig, num_labels: int, rngs: nnx.Rngs):
+    self.rate = cfg.hidden_dropout_prob
+    self.classifier = Dense(cfg.hidden_size, num_labels, ("embed", None), cfg, rngs)
+
+  def __call__(self, out: EncoderOutput, dropout: Dropout, encoder: XLMREncoder) -> jax.Array:
+    return self.classifier(dropout(out.last_hidden_state, self.rate))
+
+
+class SpanQAHead(nnx.Module):
+  """Linear(h, 2) → (start_logits, end_logits); transformers applies no dropout here."""
+  uses_pooler = False
+
+  def __init__(self, cfg: XLMRConfig, num_labels: int, rngs: nnx.Rngs):
+    del num_labels
+    self.qa_outputs = Dense(cfg.hidden_size, 2, ("embed", None), cfg, rngs)
+
+  def __call__(self, out: EncoderOutput, dropout: Dropout, encoder: XLMREncoder) -> tuple[jax.Array, jax.Array]:
+    del dropout
+    logits = self.qa_outputs(out.last_hidden_state)
+    return logits[..., 0], logits[..., 1]
+
+
+class MaskedLMHead(nnx.Module):
+  """dense → exact GELU → LayerNorm → decoder tied to the word embeddings, + bias."""
+  uses_pooler = False
+
+  def __init__(self, cfg: XLMRConfig, num_labels: int, rngs: nnx.Rngs):
+    del num_labels  # the vocabulary
+    self.dense = Dense(cfg.hidden_size, cfg.hidden_size, ("embed", "mlp_pooler"), cfg, rngs)
+    self.layer_norm = LayerNorm(cfg.hidden_size, cfg)
+    self.bias = nnx.Param(jnp.zeros((cfg.vocab_size,), cfg.param_dtype), logical_axes=("vocab",))
+
+  def __call__(self, out: EncoderOutput, dropout: Dropout, encoder: XLMREncoder) -> jax.Array:
+    del dropout
+    x = self.layer_norm(jax.nn.gelu(self.dense(out.last_hidden_state), approximate=False))
+    # The decoder *is* the word embedding matrix (tied), so it is read from the encoder.
+    return encoder.embeddings.word_embeddings.attend(x) + self.bias[...].astype(x.dtype)
+
+
+HEAD_TYPES: dict[str, type[nnx.Module]] = {
+    "classification": ClassificationHead,
+    "multiple_choice": MultipleChoiceHead,
+    "tagging": TaggingHead,
+    "span_qa": SpanQAHead,
+    "mlm": MaskedLMHead,
+}
+
+
+def make_head(head_type: str, cfg: XLMRConfig, num_labels: int, rngs: nnx.Rngs) -> nnx.Module:
+  if head_type not in HEAD_TYPES:
+    raise ValueError(f"unknown head type {head_type!r}; expected one of {sorted(HEAD_TYPES)}.")
+  return HEAD_TYPES[head_type](cfg, num_labels, rngs)
+
+
+class TaskModel(nnx.Module):
+  """A shared XLM-R encoder plus named heads: `model(head_name, input_ids, attention_mask)`.
+
+  `heads` maps a head name (usually the task name) to `(head_type, num_labels)`; use
+  `hf_io.attach_heads` to create them sharded next to a loaded encoder. Multiple-choice
+  inputs are `[B, C, T]`; the choices are folded into the batch for the encoder and unfolded in
+  the logits, as transformers does.
+  """
+
+  def __init__(self, cfg: XLMRConfig, heads: dict[str, tuple[str, int]], *, rngs: nnx.Rngs,
+               encoder: XLMREncoder | None = None,
+               head_modules: dict[str, nnx.Module] | None = None):
+    if not heads:
+      raise ValueError("TaskModel needs at least one head.")
+    needs_pooler = any(HEAD_TYPES[t].uses_pooler for t, _ in heads.values() if t in HEAD_TYPES)
+    self.cfg = cfg
+    self.encoder = encoder if encoder is not None else XLMREncoder(
+        cfg, rngs=rngs, add_pooler=needs_pooler)
+    if needs_pooler and self.encoder.pooler is None:
+      raise ValueError("a multiple_choice head needs the encoder's pooler, but the encoder has "
+                       "none (its checkpoint had no pooler weights).")
+    self.head_types = {name: t for name, (t, _) in heads.items()}
+    # Prebuilt `head_modules` (loaded or created sharded) are used as they are.
+    head_modules = head_modules or {}
+    self.heads = nnx.Dict({name: head_modules.get(name) or make_head(t, cfg, n, rngs)
+                           for name, (t, n) in heads.items()})
+
+  def __call__(self, head: str, input_ids: jax.Array, attention_mask: jax.Array | None = None,
+               *, dropout_rng: jax.Array | None = None):
+    if head not in self.heads:
+      raise KeyError(f"no head named {head!r}; this model has {sorted(self.heads)}.")
+    choice_shape = None
+    if self.head_types[head] == "multiple_choice":
+      if input_ids.ndim != 3:
+        raise ValueError(f"multiple_choice inputs must be [batch, choices, length]; got "
+                         f"{input_ids.shape}.")
+      choice_shape = input_ids.shape[:2]
+      input_ids = input_ids.reshape(-1, input_ids.shape[-1])
+      if attention_mask is not None:
+        attention_mask = attention_mask.reshape(-1, attention_mask.shape[-1])
+    out = self.encoder(input_ids, attention_mask, dropout_rng=dropout_rng)
+    dropout = Dropout(None if dropout_rng is None else jax.random.fold_in(dropout_rng, 1 << 20))
+    logits = self.heads[head](out, dropout, self.encoder)
+    if choice_shape is not None:
+      logits = logits.reshape(choice_shape)
+    return logits

@@ -1,0 +1,230 @@
+"""The XLM-R encoder in flax.nnx, numerically the model of transformers' `XLMRobertaModel`.
+
+Post-LN RoBERTa: embeddings (word + RoBERTa positions + token type, LayerNorm), N blocks of
+self-attention and an exact-GELU MLP, each followed by residual + LayerNorm, and a tanh pooler on
+`<s>`. Every parameter carries `logical_axes` metadata (vocab, embed, mlp, heads) that
+`stilts_jax.sharding` maps to mesh axes, so the same module runs on one device or a pod.
+
+Parameter names mirror the Hugging Face checkpoint (`hf_io.py` maps one to the other): a
+`kernel` is the transposed torch `weight` (in, out), `scale` is a LayerNorm `weight`, `embedding`
+an embedding `weight`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from stilts_jax.models.config import XLMRConfig
+
+_INIT_STD = 0.02  # BERT/RoBERTa initializer_range; fresh heads and random models use it
+
+
+class Dense(nnx.Module):
+  """y = x @ kernel + bias, computed in `cfg.dtype` from `cfg.param_dtype` storage."""
+
+  def __init__(self, in_features: int, out_features: int, axes: tuple[str | None, str | None],
+               cfg: XLMRConfig, rngs: nnx.Rngs):
+    init = jax.nn.initializers.normal(_INIT_STD)
+    self.kernel = nnx.Param(init(rngs.params(), (in_features, out_features), cfg.param_dtype),
+                            logical_axes=axes)
+    self.bias = nnx.Param(jnp.zeros((out_features,), cfg.param_dtype), logical_axes=(axes[1],))
+    self.dtype = cfg.dtype
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    x = x.astype(self.dtype)
+    return jnp.dot(x, self.kernel[...].astype(self.dtype)) + self.bias[...].astype(self.dtype)
+
+
+class Embed(nnx.Module):
+
+  def __init__(self, num: int, features: int, axes: tuple[str | None, str | None],
+               cfg: XLMRConfig, rngs: nnx.Rngs):
+    init = jax.nn.initializers.normal(_INIT_STD)
+    self.embedding = nnx.Param(init(rngs.params(), (num, features), cfg.param_dtype),
+                               logical_axes=axes)
+    self.dtype = cfg.dtype
+
+  def __call__(self, ids: jax.Array) -> jax.Array:
+    return jnp.take(self.embedding[...], ids, axis=0).astype(self.dtype)
+
+  def attend(self, x: jax.Array) -> jax.Array:
+    """x @ embedding.T: the tied MLM decoder."""
+    return jnp.dot(x.astype(self.dtype), self.embedding[...].astype(self.dtype).T)
+
+
+class LayerNorm(nnx.Module):
+  """LayerNorm with statistics in float32 whatever the compute dtype (bf16 variance is too coarse)."""
+
+  def __init__(self, features: int, cfg: XLMRConfig):
+    self.scale = nnx.Param(jnp.ones((features,), cfg.param_dtype), logical_axes=("norm",))
+    self.bias = nnx.Param(jnp.zeros((features,), cfg.param_dtype), logical_axes=("norm",))
+    self.eps = cfg.layer_norm_eps
+    self.dtype = cfg.dtype
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    x32 = x.astype(jnp.float32)
+    mean = x32.mean(-1, keepdims=True)
+    var = jnp.square(x32 - mean).mean(-1, keepdims=True)
+    y = (x32 - mean) * jax.lax.rsqrt(var + self.eps)
+    y = y * self.scale[...].astype(jnp.float32) + self.bias[...].astype(jnp.float32)
+    return y.astype(self.dtype)
+
+
+class Dropout:
+  """Dropout driven by one explicit key per forward pass; `key=None` means deterministic.
+
+  Each call site draws `fold_in(key, n)` with a trace-order counter, so one key per step (folded
+  per device by the caller if wanted) gives independent masks everywhere without threading nnx
+  RNG state through jit.
+  """
+
+  def __init__(self, key: jax.Array | None):
+    self.key = key
+    self._count = 0
+
+  @property
+  def active(self) -> bool:
+    return self.key is not None
+
+  def __call__(self, x: jax.Array, rate: float) -> jax.Array:
+    if self.key is None or rate == 0.0:
+      return x
+    self._count += 1
+    keep = jax.random.bernoulli(jax.random.fold_in(self.key, self._count), 1.0 - rate, x.shape)
+    return jnp.where(keep, x / (1.0 - rate), 0).astype(x.dtype)
+
+
+def roberta_position_ids(input_ids: jax.Array, pad_token_id: int) -> jax.Array:
+  """RoBERTa positions: count real tokens from pad_token_id + 1; padding keeps pad_token_id."""
+  not_pad = (input_ids != pad_token_id).astype(jnp.int32)
+  return jnp.cumsum(not_pad, axis=-1) * not_pad + pad_token_id
+
+
+class Embeddings(nnx.Module):
+
+  def __init__(self, cfg: XLMRConfig, rngs: nnx.Rngs):
+    self.cfg = cfg
+    h = cfg.hidden_size
+    self.word_embeddings = Embed(cfg.vocab_size, h, ("vocab", "embed"), cfg, rngs)
+    self.position_embeddings = Embed(cfg.max_position_embeddings, h, (None, "embed"), cfg, rngs)
+    self.token_type_embeddings = Embed(cfg.type_vocab_size, h, (None, "embed"), cfg, rngs)
+    self.layer_norm = LayerNorm(h, cfg)
+
+  def __call__(self, input_ids, token_type_ids, dropout: Dropout) -> jax.Array:
+    positions = roberta_position_ids(input_ids, self.cfg.pad_token_id)
+    x = (self.word_embeddings(input_ids) + self.position_embeddings(positions)
+         + self.token_type_embeddings(token_type_ids))
+    return dropout(self.layer_norm(x), self.cfg.hidden_dropout_prob)
+
+
+class SelfAttention(nnx.Module):
+
+  def __init__(self, cfg: XLMRConfig, rngs: nnx.Rngs):
+    self.cfg = cfg
+    h = cfg.hidden_size
+    # The heads axis is the flattened (heads, head_dim) output: sharding it over `tensor` splits
+    # whole heads as long as the mesh axis divides num_attention_heads.
+    self.query = Dense(h, h, ("embed", "heads"), cfg, rngs)
+    self.key = Dense(h, h, ("embed", "heads"), cfg, rngs)
+    self.value = Dense(h, h, ("embed", "heads"), cfg, rngs)
+    self.output = Dense(h, h, ("heads", "embed"), cfg, rngs)
+
+  def __call__(self, x: jax.Array, mask: jax.Array, dropout: Dropout) -> jax.Array:
+    cfg = self.cfg
+    b, t, _ = x.shape
+    split = lambda y: y.reshape(b, t, cfg.num_attention_heads, cfg.head_dim)
+    q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+    rate = cfg.attention_probs_dropout_prob
+    if cfg.attention == "reference" or (dropout.active and rate > 0):
+      # The fused kernels have no attention-probability dropout; training with it uses this path.
+      out = _reference_attention(q, k, v, mask, lambda p: dropout(p, rate))
+    elif cfg.attention == "cudnn":
+      # cuDNN's fast path takes lengths, which assumes right padding (what our batches use).
+      lengths = mask.sum(-1).astype(jnp.int32)
+      out = jax.nn.dot_product_attention(q, k, v, query_seq_lengths=lengths,
+                                         key_value_seq_lengths=lengths, implementation="cudnn")
+    else:
+      out = jax.nn.dot_product_attention(q, k, v, mask=mask[:, None, None, :],
+                                         implementation="xla")
+    return self.output(out.reshape(b, t, cfg.hidden_size))
+
+
+def _reference_attention(q, k, v, mask, drop_probs):
+  """softmax(q k^T / sqrt(d) + mask) v with the softmax in float32."""
+  scores = jnp.einsum("btnd,bsnd->bnts", q, k).astype(jnp.float32) / math.sqrt(q.shape[-1])
+  scores = jnp.where(mask[:, None, None, :], scores, jnp.finfo(jnp.float32).min)
+  probs = drop_probs(jax.nn.softmax(scores, axis=-1)).astype(v.dtype)
+  return jnp.einsum("bnts,bsnd->btnd", probs, v)
+
+
+class Layer(nnx.Module):
+  """Post-LN transformer block: LN(x + Attn(x)), then LN(x + W2 gelu(W1 x))."""
+
+  def __init__(self, cfg: XLMRConfig, rngs: nnx.Rngs):
+    self.cfg = cfg
+    self.attention = SelfAttention(cfg, rngs)
+    self.attention_norm = LayerNorm(cfg.hidden_size, cfg)
+    self.intermediate = Dense(cfg.hidden_size, cfg.intermediate_size, ("embed", "mlp"), cfg, rngs)
+    self.output = Dense(cfg.intermediate_size, cfg.hidden_size, ("mlp", "embed"), cfg, rngs)
+    self.output_norm = LayerNorm(cfg.hidden_size, cfg)
+
+  def __call__(self, x: jax.Array, mask: jax.Array, dropout: Dropout) -> jax.Array:
+    rate = self.cfg.hidden_dropout_prob
+    x = self.attention_norm(x + dropout(self.attention(x, mask, dropout), rate))
+    h = jax.nn.gelu(self.intermediate(x), approximate=False)
+    return self.output_norm(x + dropout(self.output(h), rate))
+
+
+class Pooler(nnx.Module):
+
+  def __init__(self, cfg: XLMRConfig, rngs: nnx.Rngs):
+    self.dense = Dense(cfg.hidden_size, cfg.hidden_size, ("embed", "mlp_pooler"), cfg, rngs)
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    return jnp.tanh(self.dense(x[:, 0]))
+
+
+@flax.struct.dataclass
+class EncoderOutput:
+  last_hidden_state: jax.Array                   # [B, T, H]
+  pooler_output: jax.Array | None                # [B, H], None for an encoder without pooler
+  hidden_states: tuple[jax.Array, ...] | None    # num_layers + 1; index 0 = embeddings output
+
+
+class XLMREncoder(nnx.Module):
+  """`enc(input_ids, attention_mask)` → EncoderOutput; deterministic unless `dropout_rng` is given."""
+
+  def __init__(self, cfg: XLMRConfig, *, rngs: nnx.Rngs, add_pooler: bool = True):
+    self.cfg = cfg
+    self.embeddings = Embeddings(cfg, rngs)
+    self.layers = nnx.List([Layer(cfg, rngs) for _ in range(cfg.num_hidden_layers)])
+    self.pooler = Pooler(cfg, rngs) if add_pooler else None
+
+  def __call__(self, input_ids: jax.Array, attention_mask: jax.Array | None = None,
+               token_type_ids: jax.Array | None = None, *, output_hidden_states: bool = False,
+               dropout_rng: jax.Array | None = None) -> EncoderOutput:
+    cfg = self.cfg
+    if input_ids.ndim != 2:
+      raise ValueError(f"input_ids must be [batch, length]; got shape {input_ids.shape}.")
+    if input_ids.shape[1] > cfg.max_length:
+      raise ValueError(f"sequence length {input_ids.shape[1]} exceeds the model's maximum "
+                       f"{cfg.max_length} (max_position_embeddings - pad_token_id - 1).")
+    if attention_mask is None:
+      attention_mask = input_ids != cfg.pad_token_id
+    if token_type_ids is None:
+      token_type_ids = jnp.zeros_like(input_ids)
+    mask = attention_mask.astype(bool)
+    dropout = Dropout(dropout_rng)
+    x = self.embeddings(input_ids, token_type_ids, dropout)
+    hidden = [x]
+    for layer in self.layers:
+      x = layer(x, mask, dropout)
+      hidden.append(x)
+    pooled = self.pooler(x) if self.pooler is not None else None
+    return EncoderOutput(last_hidden_state=x, pooler_output=pooled,
+                         hidden_states=tuple(hidden) if output_hidden_states else None)

@@ -1,0 +1,154 @@
+"""Device mesh, logical-axis rules, and creating models already sharded.
+
+Parameters carry logical axis names (`vocab`, `embed`, `mlp`, `heads`, `norm`, ...; see
+`models/xlmr.py`). Rules map logical names to mesh axes; the default is pure FSDP: `embed` over the
+`fsdp` axis (every matrix of XLM-R has an embed dimension, so each is split once), batch over
+`(data, fsdp)`. Tensor parallelism (`mlp`/`heads` → `tensor`) is available but rarely worth it for
+a 560M-parameter encoder.
+
+A rule applies only if the mesh axes divide the dimension and are not already used by another
+dimension of the same array; otherwise the next rule for that name is tried, then replication. So
+odd vocabularies (250002) or tiny test models never fail to shard, they just replicate that dim.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+from flax import nnx
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+
+MESH_AXES = ("data", "fsdp", "tensor")
+
+# (logical name, mesh axes or None); first applicable rule wins, names may repeat as fallbacks.
+Rules = Sequence[tuple[str, str | tuple[str, ...] | None]]
+FSDP_RULES: Rules = (
+    ("batch", ("data", "fsdp")),
+    ("embed", "fsdp"),
+    ("vocab", "fsdp"),       # the MLM bias; the embedding matrix already uses fsdp on `embed`
+    ("mlp", "tensor"),
+    ("heads", "tensor"),
+    ("mlp_pooler", None),
+    ("norm", None),
+    ("length", None),
+)
+
+
+def make_mesh(shape: Mapping[str, int] | None = None, devices: Sequence[Any] | None = None) -> Mesh:
+  """A mesh over `devices` (default: all) with axes (data, fsdp, tensor); one size may be -1.
+
+  `shape={"data": 1, "fsdp": -1, "tensor": 1}` is the default: everything on fsdp.
+  """
+  devices = list(jax.devices() if devices is None else devices)
+  shape = dict({"data": 1, "fsdp": -1, "tensor": 1}, **(shape or {}))
+  unknown = set(shape) - set(MESH_AXES)
+  if unknown:
+    raise ValueError(f"unknown mesh axes {sorted(unknown)}; expected a subset of {MESH_AXES}.")
+  sizes = [shape[a] for a in MESH_AXES]
+  if sizes.count(-1) > 1:
+    raise ValueError(f"at most one mesh axis may be -1 (fill the rest); got {shape}.")
+  known = math.prod(s for s in sizes if s != -1)
+  if -1 in sizes:
+    if len(devices) % known:
+      raise ValueError(f"mesh {shape} cannot be filled: {len(devices)} devices are not divisible "
+                       f"by the fixed axes' product {known}.")
+    sizes[sizes.index(-1)] = len(devices) // known
+  if math.prod(sizes) != len(devices):
+    raise ValueError(f"mesh {dict(zip(MESH_AXES, sizes))} needs {math.prod(sizes)} devices; "
+                     f"{len(devices)} are available. Use -1 for one axis to fill the rest.")
+  # Auto axes: XLA's sharding propagation places activations; we only pin params and inputs.
+  return jax.make_mesh(tuple(sizes), MESH_AXES, axis_types=(AxisType.Auto,) * len(MESH_AXES),
+                       devices=devices)
+
+
+def logical_to_spec(logical_axes: Sequence[str | None], shape: Sequence[int], mesh: Mesh,
+                    rules: Rules = FSDP_RULES) -> PartitionSpec:
+  """Maps one array's logical axes to a PartitionSpec under `rules`, respecting divisibility."""
+  if len(logical_axes) != len(shape):
+    raise ValueError(f"logical axes {tuple(logical_axes)} do not match array rank {len(shape)}.")
+  used: set[str] = set()
+  spec: list[Any] = []
+  for name, dim in zip(logical_axes, shape):
+    chosen = None
+    for rule_name, mesh_axes in rules:
+      if rule_name != name or mesh_axes is None:
+        continue
+      axes = (mesh_axes,) if isinstance(mesh_axes, str) else tuple(mesh_axes)
+      axes = tuple(a for a in axes if mesh.shape.get(a, 1) > 1)  # size-1 axes shard nothing
+      size = math.prod(mesh.shape[a] for a in axes)
+      if axes and not used & set(axes) and dim % size == 0:
+        chosen = axes[0] if len(axes) == 1 else axes
+        used.update(axes)
+        break
+    spec.append(chosen)
+  return PartitionSpec(*spec)
+
+
+def _logical_axes(var: nnx.Variable) -> tuple[str | None, ...]:
+  axes = var.get_metadata().get("logical_axes")
+  if axes is None:
+    raise ValueError(f"variable of shape {var.shape} has no logical_axes metadata; every "
+                     "parameter must declare them so it can be sharded.")
+  return tuple(axes)
+
+
+def state_specs(state: Any, mesh: Mesh, rules: Rules = FSDP_RULES) -> Any:
+  """PartitionSpecs for an (abstract) nnx State, same structure (Variables wrap the specs)."""
+  return jax.tree.map(
+      lambda v: v.replace(logical_to_spec(_logical_axes(v), v.shape, mesh, rules)),
+      state, is_leaf=lambda x: isinstance(x, nnx.Variable))
+
+
+def state_shardings(state: Any, mesh: Mesh, rules: Rules = FSDP_RULES) -> Any:
+  specs = state_specs(state, mesh, rules)
+  return jax.tree.map(lambda s: NamedSharding(mesh, s), specs,
+                      is_leaf=lambda x: isinstance(x, PartitionSpec))
+
+
+def batch_sharding(mesh: Mesh, rules: Rules = FSDP_RULES) -> NamedSharding:
+  """Sharding of the leading (batch) axis of every input array; other axes replicated."""
+  for name, mesh_axes in rules:
+    if name == "batch":
+      axes = (mesh_axes,) if isinstance(mesh_axes, str) else tuple(mesh_axes or ())
+      axes = tuple(a for a in axes if a in mesh.shape)
+      return NamedSharding(mesh, PartitionSpec(axes if axes else None))
+  return NamedSharding(mesh, PartitionSpec())
+
+
+def abstract_model(ctor: Callable[[], nnx.Module]) -> tuple[nnx.GraphDef, nnx.State]:
+  """Shapes and metadata of a model without allocating it."""
+  return nnx.split(nnx.eval_shape(ctor))
+
+
+def create_sharded(ctor: Callable[[], nnx.Module], mesh: Mesh,
+                   rules: Rules = FSDP_RULES) -> nnx.Module:
+  """Builds `ctor()` directly into its shards: each device only ever holds its own pieces."""
+  graphdef, abs_state = abstract_model(ctor)
+  shardings = state_shardings(abs_state, mesh, rules)
+  init = jax.jit(lambda: nnx.split(ctor())[1], out_shardings=shardings)
+  with jax.set_mesh(mesh):
+    state = init()
+  return nnx.merge(graphdef, state)
+
+
+def describe(state: Any) -> dict[str, str]:
+  """`{'encoder/layers/0/query/kernel': 'PartitionSpec(...)'}` for golden files and logs."""
+  out = {}
+  for path, v in nnx.to_flat_state(state):
+    value = v.get_value()
+    sharding = getattr(value, "sharding", None)
+    spec = sharding.spec if isinstance(sharding, NamedSharding) else value
+    out["/".join(map(str, path))] = str(tuple(spec)) if isinstance(spec, PartitionSpec) else str(spec)
+  return out
+
+
+def host_array(x: jax.Array) -> np.ndarray:
+  """A full numpy copy of a (possibly sharded, possibly multi-host) array."""
+  if x.is_fully_addressable:
+    return np.asarray(x)
+  from jax.experimental import multihost_utils
+  return np.asarray(multihost_utils.process_allgather(x, tiled=True))
