@@ -1,0 +1,306 @@
+"""Loading a task split into canonical examples, from the Hub or from local files.
+
+    load_examples(task, split, language=None, data_overrides=None, limit=None) -> LoadedSplit
+
+Every source is read through `datasets.load_dataset`: the Hub as `load_dataset(hub_id, config,
+split=..., revision=...)` (never with remote code), local files as `load_dataset("json" |
+"parquet" | "csv", data_files=...)`. Either way the rows go through the same converter
+(`convert.py`), so a local copy in the Hub schema behaves exactly like the Hub.
+
+`data_overrides` maps keys to local paths; the most specific key wins, and an override always
+takes precedence over the Hub (a missing file under an override is an error, not a fallback):
+
+  "{source}/{split}/{language}"  file, or directory holding `{hub_split}.{ext}`
+  "{source}/{split}"             same; one file replaces every Hub split of that split
+  "{source}"                     directory mirroring the Hub: `{dir}/{config}/{hub_split}.{ext}`
+                                 (or `{dir}/{hub_split}.{ext}` when the config is per-source)
+
+`source` is a SourceSpec name (`registry.list_sources()`: mnli, snli, anli, qqp, squad_v1, ...,
+xnli, pawsx, udpos, panx, xquad, mlqa, tydiqa, bucc2018, tatoeba), `split` is ours (train /
+validation / test), `ext` is one of jsonl, json, parquet, csv, tsv. Two sources are special:
+`ccg` must be a directory in the CCG file format, and `bucc2018` may be a directory of the
+original BUCC 2018 files (detected by name, see raw_formats.py), recorded as
+`LoadedSplit.source_kind == "bucc_original_files"`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from stilts_jax.examples import Example, SentenceExample
+from stilts_jax.tasks import raw_formats
+from stilts_jax.tasks.convert import CONVERTERS, DataError, RowContext, SkipRow
+from stilts_jax.tasks.registry import (SourceSpec, TaskSpec, TaskType, get_source, get_task,
+                                       resolve_language)
+
+log = logging.getLogger(__name__)
+
+FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv",
+                 ".tsv": "csv"}
+Overrides = Mapping[str, "str | os.PathLike[str]"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RetrievalData:
+  """Both sides of a retrieval split. `gold` pairs (source guid, target guid)."""
+  source: tuple[SentenceExample, ...]  # non-English side
+  target: tuple[SentenceExample, ...]  # English side
+  gold: tuple[tuple[str, str], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedSplit:
+  """One (task, split, language) as canonical examples, with what was skipped and from where.
+
+  `source_kind`: "hub_rows" (Hub or a local file in the Hub schema), "bucc_original_files",
+  "hub_gold_pairs" (BUCC from the bucc18 configs), or "ccg_files". `origins` lists every place
+  read ("hub:<id>/<config>@<revision>:<split>" or "local:<path>"). For retrieval tasks `examples`
+  is source side + target side and `retrieval` holds the two sides and the gold pairs.
+  """
+  task: str
+  split: str
+  language: str
+  examples: tuple[Example, ...]
+  label_names: tuple[str, ...] | None
+  skipped: Mapping[str, int]
+  origins: tuple[str, ...]
+  source_kind: str
+  retrieval: RetrievalData | None = None
+
+  @property
+  def num_skipped(self) -> int:
+    return sum(self.skipped.values())
+
+  def __len__(self) -> int:
+    return len(self.examples)
+
+
+def split_guid(guid: str) -> tuple[str, ...]:
+  """(language, source, hub_split, original id) of a Hub-row guid; the id may contain '/'."""
+  return tuple(guid.split("/", 3))
+
+
+def load_examples(task_name: str, split: str, language: str | None = None,
+                  data_overrides: Overrides | None = None, limit: int | None = None) -> LoadedSplit:
+  """Loads (task, split, language) as canonical examples; see the module docstring."""
+  task = get_task(task_name)
+  language = resolve_language(task, split, language)
+  overrides = {str(k): os.fspath(v) for k, v in (data_overrides or {}).items()}
+  if task.name == "ccg":
+    return _load_ccg(task, split, overrides, limit)
+  if task.task_type == TaskType.RETRIEVAL:
+    return _load_retrieval(task, split, language, overrides, limit)
+
+  examples: list[Example] = []
+  skipped: Counter = Counter()
+  origins: list[str] = []
+  for source_name in task.sources[split]:
+    source = get_source(source_name)
+    for origin, rows, features, hub_split in _read_source(source, split, language, overrides):
+      origins.append(origin)
+      ctx = _context(task, split, source, origin, hub_split, language, features)
+      remaining = None if limit is None else limit - len(examples)
+      if remaining is not None and remaining <= 0:
+        break
+      examples.extend(_convert_rows(rows, ctx, skipped, remaining))
+  _log_skips(task.name, split, language, skipped)
+  return LoadedSplit(task.name, split, language, tuple(examples), task.labels, dict(skipped),
+                     tuple(origins), "hub_rows")
+
+
+def _context(task: TaskSpec, split: str, source: SourceSpec, origin: str, hub_split: str,
+             language: str, features: Mapping[str, Any]) -> RowContext:
+  return RowContext(
+      task=task.name, split=split, source=source.name, origin=origin, hub_split=hub_split,
+      language=language, schema=source.schema, columns=source.columns, labels=task.labels,
+      labeled=hub_split not in source.unlabeled_splits, drop_no_gold=source.drop_no_gold,
+      squad_v2=task.squad_v2, classlabel_names=_classlabel_names(features))
+
+
+def _classlabel_names(features: Mapping[str, Any]) -> dict[str, tuple[str, ...] | None]:
+  import datasets
+  names: dict[str, tuple[str, ...] | None] = {}
+  for col, feat in (features or {}).items():
+    inner = getattr(feat, "feature", feat)  # List/Sequence(ClassLabel) for tag columns
+    names[col] = tuple(inner.names) if isinstance(inner, datasets.ClassLabel) else None
+  return names
+
+
+def _convert_rows(rows: Iterator[tuple[int, Mapping[str, Any]]], ctx: RowContext,
+                  skipped: Counter, limit: int | None) -> list:
+  convert = CONVERTERS[ctx.schema]
+  out: list = []
+  for index, row in rows:
+    if limit is not None and len(out) >= limit:
+      break
+    ctx.row_index = index
+    try:
+      out.append(convert(row, ctx))
+    except SkipRow as skip:
+      skipped[skip.reason] += 1
+  return out
+
+
+def _log_skips(task: str, split: str, language: str, skipped: Counter) -> None:
+  for reason, count in sorted(skipped.items()):
+    log.warning("%s/%s/%s: skipped %d row(s) (%s).", task, split, language, count, reason)
+
+
+# --------------------------------------------------------------------------- reading sources
+
+
+def _read_source(source: SourceSpec, split: str, language: str, overrides: dict[str, str]):
+  """Yields (origin, indexed rows filtered to `language`, features, hub_split) per Hub split."""
+  override, source_level = _override_path(source, split, language, overrides)
+  hub_splits = source.splits[split]
+  if override is not None and os.path.isfile(override):
+    # One file stands for the whole split (e.g. all three ANLI rounds); its rows are treated as
+    # the first Hub split's (guids, and whether gold labels are expected).
+    ds = _load_local(override)
+    yield f"local:{override}", _filtered(ds, source, language), ds.features, hub_splits[0]
+    return
+  for hub_split in hub_splits:
+    if override is not None:
+      path = _find_in_dir(override, source, hub_split, language, source_level)
+      ds, origin = _load_local(path), f"local:{path}"
+    else:
+      ds, origin = _load_hub(source, hub_split, language)
+    yield origin, _filtered(ds, source, language), ds.features, hub_split
+
+
+def _override_path(source: SourceSpec, split: str, language: str,
+                   overrides: dict[str, str]) -> tuple[str | None, bool]:
+  """(override path, whether it is the source-level key) or (None, False) for the Hub."""
+  for key in (f"{source.name}/{split}/{language}", f"{source.name}/{split}", source.name):
+    if key in overrides:
+      path = overrides[key]
+      if key == source.name and not os.path.isdir(path):
+        raise FileNotFoundError(f"data_overrides[{key!r}] = {path!r} must be an existing "
+                                f"directory (use '{source.name}/<split>' for a single file).")
+      if not os.path.exists(path):
+        raise FileNotFoundError(f"data_overrides[{key!r}] = {path!r} does not exist.")
+      return path, key == source.name
+  return None, False
+
+
+def _find_in_dir(directory: str, source: SourceSpec, hub_split: str, language: str,
+                 source_level: bool) -> str:
+  config = source.hub_config(language)
+  stems = [os.path.join(directory, config, hub_split)] if config else []
+  # A source-level directory covers every language, so `{dir}/{hub_split}` would be ambiguous for
+  # per-language configs; split- and language-level directories may hold the split file directly.
+  if not (source_level and source.per_language_config):
+    stems.append(os.path.join(directory, hub_split))
+  candidates = [stem + ext for stem in stems for ext in FILE_BUILDERS]
+  for path in candidates:
+    if os.path.isfile(path):
+      return path
+  raise FileNotFoundError(
+      f"Source {source.name!r} split {hub_split!r} ({language}): no file under the override "
+      f"directory {directory}. Tried: {', '.join(candidates)}.")
+
+
+def _load_local(path: str):
+  import datasets
+  ext = os.path.splitext(path)[1].lower()
+  if ext not in FILE_BUILDERS:
+    raise ValueError(f"Unsupported data file {path}: expected one of {', '.join(FILE_BUILDERS)}.")
+  if os.path.getsize(path) == 0:
+    return datasets.Dataset.from_list([])  # no rows (the builders cannot infer a schema from it)
+  kwargs: dict[str, Any] = {}
+  if FILE_BUILDERS[ext] == "csv":
+    # Keep empty cells as "" (pandas would make them NaN) so they hit the empty-text policy.
+    kwargs.update(keep_default_na=False)
+    if ext == ".tsv":
+      kwargs.update(sep="\t", quoting=csv.QUOTE_NONE)  # PAWS-X style TSVs contain bare quotes
+  return datasets.load_dataset(FILE_BUILDERS[ext], data_files={"rows": path}, split="rows",
+                               **kwargs)
+
+
+def _load_hub(source: SourceSpec, hub_split: str, language: str):
+  import datasets
+  config = source.hub_config(language)
+  ds = datasets.load_dataset(source.hub_id, config, split=hub_split, revision=source.revision)
+  origin = f"hub:{source.hub_id}/{config or 'default'}@{source.revision or 'main'}:{hub_split}"
+  return ds, origin
+
+
+def _filtered(ds, source: SourceSpec, language: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+  """Rows (with their index in the file) of `language`, for sources with all languages mixed."""
+  if source.lang_filter is None:
+    yield from enumerate(ds)
+    return
+  kind, _, column = source.lang_filter.partition(":")
+  wanted = source.lang_value(language)
+  column = column or "id"
+  if column not in ds.column_names and len(ds):
+    raise DataError(f"Source {source.name!r}: missing column {column!r} needed to select "
+                    f"language {language!r} (columns: {', '.join(ds.column_names)}).")
+  for index, row in enumerate(ds):
+    value = str(row[column])
+    if (value == wanted) if kind == "column" else value.startswith(f"{wanted}-"):
+      yield index, row
+
+
+# --------------------------------------------------------------------------- special tasks
+
+
+def _load_ccg(task: TaskSpec, split: str, overrides: dict[str, str],
+              limit: int | None) -> LoadedSplit:
+  directory = overrides.get("ccg")
+  labels = raw_formats.read_ccg_labels(directory)
+  examples, path = raw_formats.read_ccg(directory, split, labels)
+  if limit is not None:
+    examples = examples[:limit]
+  return LoadedSplit(task.name, split, "en", tuple(examples), labels, {}, (f"local:{path}",),
+                     "ccg_files")
+
+
+def _load_retrieval(task: TaskSpec, split: str, language: str, overrides: dict[str, str],
+                    limit: int | None) -> LoadedSplit:
+  (source_name,) = task.sources[split]
+  source = get_source(source_name)
+  directory = overrides.get(source.name)
+  prefix = None
+  if source.name == "bucc2018" and directory and os.path.isdir(directory):
+    prefix = raw_formats.find_bucc_original(directory, language, split)
+  if prefix is not None:
+    src, trg, gold, skipped = raw_formats.read_bucc_original(prefix, language)
+    origins, kind = (f"local:{prefix}.*",), "bucc_original_files"
+    if limit is not None:  # keep the gold pairs whose sentences survive the cut
+      src, trg = src[:limit], trg[:limit]
+      kept = {s.guid for s in src} | {t.guid for t in trg}
+      gold = tuple(g for g in gold if g[0] in kept and g[1] in kept)
+  else:
+    src, trg, gold, skipped, origins = _retrieval_rows(task, split, language, source, overrides,
+                                                       limit)
+    kind = "hub_gold_pairs" if source.name == "bucc2018" else "hub_rows"
+  _log_skips(task.name, split, language, skipped)
+  data = RetrievalData(tuple(src), tuple(trg), tuple(gold))
+  return LoadedSplit(task.name, split, language, data.source + data.target, None, dict(skipped),
+                     tuple(origins), kind, retrieval=data)
+
+
+def _retrieval_rows(task, split, language, source, overrides, limit):
+  """Gold pair rows -> deduplicated sides + gold guid pairs."""
+  skipped: Counter = Counter()
+  origins, gold = [], []
+  sides: tuple[dict, dict] = ({}, {})
+  for origin, rows, features, hub_split in _read_source(source, split, language, overrides):
+    origins.append(origin)
+    ctx = _context(task, split, source, origin, hub_split, language, features)
+    for pair in _convert_rows(rows, ctx, skipped, None if limit is None else limit - len(gold)):
+      for side, example in zip(sides, pair):
+        # BUCC gold can pair one sentence with several; keep one copy per id, but an id must
+        # not name two different sentences.
+        if side.setdefault(example.guid, example).text != example.text:
+          raise DataError(f"{task.name}/{split} ({origin}): id {example.guid!r} names two "
+                          f"different sentences.")
+      gold.append((pair[0].guid, pair[1].guid))
+  return list(sides[0].values()), list(sides[1].values()), gold, skipped, origins
