@@ -67,24 +67,28 @@ def make_mesh(shape: Mapping[str, int] | None = None, devices: Sequence[Any] | N
 
 def logical_to_spec(logical_axes: Sequence[str | None], shape: Sequence[int], mesh: Mesh,
                     rules: Rules = FSDP_RULES) -> PartitionSpec:
-  """Maps one array's logical axes to a PartitionSpec under `rules`, respecting divisibility."""
+  """Maps one array's logical axes to a PartitionSpec under `rules`, respecting divisibility.
+
+  Rules are applied in order, so their order is the priority: with the default rules the word
+  embedding [vocab, embed] shards `embed` (listed first) even when `vocab` would divide too.
+  """
   if len(logical_axes) != len(shape):
     raise ValueError(f"logical axes {tuple(logical_axes)} do not match array rank {len(shape)}.")
   used: set[str] = set()
-  spec: list[Any] = []
-  for name, dim in zip(logical_axes, shape):
-    chosen = None
-    for rule_name, mesh_axes in rules:
-      if rule_name != name or mesh_axes is None:
-        continue
-      axes = (mesh_axes,) if isinstance(mesh_axes, str) else tuple(mesh_axes)
-      axes = tuple(a for a in axes if mesh.shape.get(a, 1) > 1)  # size-1 axes shard nothing
-      size = math.prod(mesh.shape[a] for a in axes)
-      if axes and not used & set(axes) and dim % size == 0:
-        chosen = axes[0] if len(axes) == 1 else axes
+  spec: list[Any] = [None] * len(shape)
+  for rule_name, mesh_axes in rules:
+    if mesh_axes is None:
+      continue
+    axes = (mesh_axes,) if isinstance(mesh_axes, str) else tuple(mesh_axes)
+    axes = tuple(a for a in axes if mesh.shape.get(a, 1) > 1)  # size-1 axes shard nothing
+    if not axes or used & set(axes):
+      continue
+    size = math.prod(mesh.shape[a] for a in axes)
+    for dim, (name, n) in enumerate(zip(logical_axes, shape)):
+      if name == rule_name and spec[dim] is None and n % size == 0:
+        spec[dim] = axes[0] if len(axes) == 1 else axes
         used.update(axes)
         break
-    spec.append(chosen)
   return PartitionSpec(*spec)
 
 
