@@ -1,0 +1,139 @@
+"""Losses per task type and the jitted train, predict and embed steps.
+
+The train state is a plain pytree, which Orbax saves as is:
+  {"params": pure dict of the TaskModel's parameters ({"encoder": ..., "heads": {name: ...}}),
+   "opt_state": optax state, "step": int32, "rng": uint32 key data}
+The model's structure (graphdef) is static, so a step merges it with the params inside jit.
+
+Each step is jitted once per (head, length bucket): the head name is a static argument, batch shapes
+come from a handful of buckets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from stilts_jax.features import IGNORE_INDEX
+
+State = dict[str, Any]
+
+
+def _cross_entropy(logits: jax.Array, labels: jax.Array, weights: jax.Array):
+  """(sum of weighted NLL, sum of weights); labels outside [0, K) must carry weight 0."""
+  logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+  safe = jnp.clip(labels, 0, logits.shape[-1] - 1)
+  nll = -jnp.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]
+  return (nll * weights).sum(), weights.sum()
+
+
+def _row_weights(batch: Mapping[str, jax.Array]) -> jax.Array:
+  """1 for real rows, 0 for the masked padding rows of evaluation batches."""
+  if "mask" in batch:
+    return batch["mask"].astype(jnp.float32)
+  return jnp.ones(batch["input_ids"].shape[0], jnp.float32)
+
+
+def task_loss(model, head: str, head_type: str, batch: Mapping[str, jax.Array],
+              dropout_rng: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+  """Mean loss over the batch's labelled units (rows, or tokens for tagging/MLM) and their count."""
+  rows = _row_weights(batch)
+  outputs = model(head, batch["input_ids"], batch["attention_mask"], dropout_rng=dropout_rng)
+  if head_type in ("classification", "multiple_choice"):
+    labels = batch["label"]
+    total, count = _cross_entropy(outputs, labels, rows * (labels >= 0))
+  elif head_type in ("tagging", "mlm"):
+    labels = batch["labels"]
+    total, count = _cross_entropy(outputs, labels, rows[:, None] * (labels != IGNORE_INDEX))
+  elif head_type == "span_qa":
+    start_logits, end_logits = outputs
+    s_total, count = _cross_entropy(start_logits, batch["start_positions"], rows)
+    e_total, _ = _cross_entropy(end_logits, batch["end_positions"], rows)
+    total = (s_total + e_total) / 2  # transformers: mean of the start and end losses
+  else:
+    raise ValueError(f"no loss for head type {head_type!r}.")
+  return total / jnp.maximum(count, 1.0), count
+
+
+def make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
+                    head_types: Mapping[str, str], *, state_sharding: Any = None,
+                    batch_sharding: Any = None) -> Callable:
+  """`train_step(state, batch, head=name) -> (state, metrics)`, jitted with donated state.
+
+  A step whose loss or gradient is not finite leaves the state untouched and reports
+  `finite=False`; the loop stops there, so a diverged update is never applied or checkpointed.
+  """
+
+  def train_step(state: State, batch: Mapping[str, jax.Array], head: str):
+    key = jax.random.wrap_key_data(state["rng"])
+    dropout_rng = jax.random.fold_in(key, state["step"])
+
+    def loss_fn(params):
+      return task_loss(nnx.merge(graphdef, params), head, head_types[head], batch, dropout_rng)
+
+    (loss, count), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
+    updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+    params = optax.apply_updates(state["params"], updates)
+    grad_norm = optax.global_norm(grads)
+    finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+    keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
+    new_state = dict(state, params=keep(params, state["params"]),
+                     opt_state=keep(opt_state, state["opt_state"]),
+                     step=state["step"] + 1)
+    metrics = {"loss": loss, "grad_norm": grad_norm, "units": count, "finite": finite}
+    return new_state, metrics
+
+  kwargs = {}
+  if state_sharding is not None:
+    kwargs = dict(in_shardings=(state_sharding, batch_sharding),
+                  out_shardings=(state_sharding, None))
+  return jax.jit(train_step, static_argnames=("head",), donate_argnums=(0,), **kwargs)
+
+
+def predictions(model, head: str, head_type: str, batch: Mapping[str, jax.Array]):
+  """What evaluation needs from one batch: labels for argmax tasks, logits for span QA."""
+  outputs = model(head, batch["input_ids"], batch["attention_mask"])
+  if head_type == "span_qa":
+    return {"start_logits": outputs[0].astype(jnp.float32),
+            "end_logits": outputs[1].astype(jnp.float32)}
+  return {"pred": jnp.argmax(outputs, axis=-1).astype(jnp.int32)}
+
+
+def make_predict_step(graphdef: nnx.GraphDef, head_types: Mapping[str, str]) -> Callable:
+  """`predict_step(params, batch, head=name) -> dict of arrays` (no dropout)."""
+
+  def predict_step(params, batch, head: str):
+    return predictions(nnx.merge(graphdef, params), head, head_types[head], batch)
+
+  return jax.jit(predict_step, static_argnames=("head",))
+
+
+def sentence_embeddings(encoder, batch: Mapping[str, jax.Array], layer: int,
+                        pooling: str = "mean") -> jax.Array:
+  """Embeddings from `hidden_states[layer]` (0 = embedding output), as the paper's retrieval:
+  mean over all non-pad tokens including `<s>` and `</s>`, or the `<s>` vector ("cls")."""
+  out = encoder(batch["input_ids"], batch["attention_mask"], output_hidden_states=True)
+  if not 0 <= layer < len(out.hidden_states):
+    raise ValueError(f"retrieval layer {layer} is out of range: the encoder has "
+                     f"{len(out.hidden_states)} hidden states (0 = embeddings).")
+  h = out.hidden_states[layer].astype(jnp.float32)
+  if pooling == "cls":
+    return h[:, 0]
+  if pooling != "mean":
+    raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}.")
+  mask = batch["attention_mask"].astype(jnp.float32)[..., None]
+  return (h * mask).sum(1) / jnp.maximum(mask.sum(1), 1.0)
+
+
+def make_embed_step(encoder_graphdef: nnx.GraphDef, layer: int, pooling: str = "mean") -> Callable:
+  """`embed_step(encoder_params, batch) -> [B, H] float32`."""
+
+  def embed_step(params, batch):
+    return sentence_embeddings(nnx.merge(encoder_graphdef, params), batch, layer, pooling)
+
+  return jax.jit(embed_step)
