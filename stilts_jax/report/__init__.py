@@ -1,0 +1,27 @@
+"""Results → XTREME summary table, gains heatmap, per-language plots and submission files.
+
+    from stilts_jax import report
+    rows = report.load_results(["runs/baseline", "runs/mnli"])   # validated results.jsonl rows
+    s = report.build_summary(rows, split="validation")
+    print(report.to_markdown(s))
+    report.plot_gains_heatmap(s, "out/gains_heatmap.png")
+    report.write_submission("runs/mnli/predictions", "out/submission")
+
+Console script: `stilts-jax-report` (cli.py).
+"""
+
+from stilts_jax.report.plots import (gains_figure, per_language_figure, plot_gains_heatmap,
+                                     plot_per_language)
+from stilts_jax.report.results import (MAIN_METRIC, TARGETS, ResultRow, ResultsError,
+                                       aggregate_seeds, load_results, read_results_file)
+from stilts_jax.report.submission import SubmissionError, missing_languages, write_submission
+from stilts_jax.report.summary import (BASELINE_LABEL, Cell, GainTable, Summary, build_summary,
+                                       gain_table, to_csv, to_long_csv, to_markdown)
+
+__all__ = [
+    "BASELINE_LABEL", "Cell", "GainTable", "MAIN_METRIC", "ResultRow", "ResultsError",
+    "SubmissionError", "Summary", "TARGETS", "aggregate_seeds", "build_summary", "gain_table",
+    "gains_figure", "load_results", "missing_languages", "per_language_figure",
+    "plot_gains_heatmap", "plot_per_language", "read_results_file", "to_csv", "to_long_csv",
+    "to_markdown", "write_submission",
+]

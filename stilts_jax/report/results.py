@@ -1,0 +1,194 @@
+"""Reading and validating `results.jsonl` rows written by the training pipeline.
+
+One JSON object per line. Required keys: `intermediate` (str, or null for the no-intermediate
+XLM-R baseline), `target` (an XTREME task), `language`, `split` ("validation" | "test"), `metric`,
+`value` (a float in [0, 100]). Optional: `seed` (int), `model` (str), `bucc_source`
+("bucc_original_files" | "hub_gold_pairs"), `step`.
+
+Every problem is reported with the file and line it came from; nothing is silently dropped, since a
+table computed from half-read results looks exactly like a real one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from stilts_jax.tasks import get_task
+
+RESULTS_FILE = "results.jsonl"
+# XTREME's task order (paper.md §3): classification, structured prediction, QA, retrieval.
+TARGETS = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba")
+QA_TARGETS = ("xquad", "mlqa", "tydiqa")
+# Main metric per target. QA tasks are scored by (exact_match + f1) / 2, the XTREME task metric.
+MAIN_METRIC = {"xnli": "accuracy", "pawsx": "accuracy", "tatoeba": "accuracy", "udpos": "f1",
+               "panx": "f1", "bucc2018": "f1", "xquad": "score", "mlqa": "score", "tydiqa": "score"}
+SPLITS = ("validation", "test")
+BUCC_SOURCES = ("bucc_original_files", "hub_gold_pairs")
+REQUIRED_KEYS = ("intermediate", "target", "language", "split", "metric", "value")
+OPTIONAL_KEYS = ("seed", "model", "bucc_source", "step")
+
+
+class ResultsError(ValueError):
+  """A results file or row is malformed; the message names the file and line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultRow:
+  """One validated result; `origin` is "file:line" for error messages."""
+  intermediate: str | None
+  target: str
+  language: str
+  split: str
+  metric: str
+  value: float
+  seed: int | None = None
+  model: str | None = None
+  bucc_source: str | None = None
+  step: int | None = None
+  origin: str = ""
+
+  @property
+  def key(self) -> tuple:
+    """Identity of a row; two rows with the same key are duplicates."""
+    return (self.intermediate, self.target, self.language, self.split, self.metric, self.seed)
+
+
+def _results_file(path: Path) -> Path:
+  if path.is_dir():
+    path = path / RESULTS_FILE
+    if not path.is_file():
+      raise ResultsError(f"{path.parent} is a directory without {RESULTS_FILE}.")
+  elif not path.is_file():
+    raise ResultsError(f"{path} does not exist (expected a workdir or a {RESULTS_FILE} file).")
+  return path
+
+
+def _is_int(x) -> bool:
+  return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _parse_row(obj, where: str) -> ResultRow:
+  def bad(message: str) -> ResultsError:
+    return ResultsError(f"{where}: {message}")
+
+  if not isinstance(obj, dict):
+    raise bad(f"expected a JSON object, got {type(obj).__name__}")
+  missing = [k for k in REQUIRED_KEYS if k not in obj]
+  if missing:
+    raise bad(f"missing key(s) {', '.join(missing)} (required: {', '.join(REQUIRED_KEYS)})")
+  unknown = sorted(set(obj) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
+  if unknown:
+    # A misspelt optional key ("seeds") would otherwise merge seeds silently.
+    raise bad(f"unknown key(s) {', '.join(unknown)} (optional keys: {', '.join(OPTIONAL_KEYS)})")
+  inter = obj["intermediate"]
+  if inter is not None and (not isinstance(inter, str) or not inter.strip()):
+    raise bad(f"intermediate must be a non-empty string or null (baseline), got {inter!r}")
+  target = obj["target"]
+  if target not in TARGETS:
+    raise bad(f"unknown target {target!r} (known: {', '.join(TARGETS)})")
+  language = obj["language"]
+  languages = get_task(target).languages
+  if language not in languages:
+    raise bad(f"language {language!r} is not an XTREME language of {target} "
+              f"(valid: {' '.join(languages)})")
+  if obj["split"] not in SPLITS:
+    raise bad(f"split must be one of {', '.join(SPLITS)}, got {obj['split']!r}")
+  metric = obj["metric"]
+  if not isinstance(metric, str) or not metric:
+    raise bad(f"metric must be a non-empty string, got {metric!r}")
+  value = obj["value"]
+  if isinstance(value, bool) or not isinstance(value, (int, float)):
+    raise bad(f"value must be a number, got {value!r}")
+  value = float(value)
+  if not math.isfinite(value):
+    raise bad(f"value is not finite ({value})")
+  if not 0.0 <= value <= 100.0:
+    raise bad(f"value {value} is outside [0, 100] (scores are percentages)")
+  seed = obj.get("seed")
+  if seed is not None and not _is_int(seed):
+    raise bad(f"seed must be an int, got {seed!r}")
+  model = obj.get("model")
+  if model is not None and not isinstance(model, str):
+    raise bad(f"model must be a string, got {model!r}")
+  bucc_source = obj.get("bucc_source")
+  if bucc_source is not None and bucc_source not in BUCC_SOURCES:
+    raise bad(f"bucc_source must be one of {', '.join(BUCC_SOURCES)}, got {bucc_source!r}")
+  step = obj.get("step")
+  if step is not None and not _is_int(step):
+    raise bad(f"step must be an int, got {step!r}")
+  return ResultRow(inter, target, language, obj["split"], metric, value, seed, model, bucc_source,
+                   step, where)
+
+
+def read_results_file(path: str | os.PathLike) -> list[ResultRow]:
+  """Validated rows of one results.jsonl (blank lines are allowed)."""
+  path = Path(path)
+  rows = []
+  with open(path, encoding="utf-8") as f:
+    for lineno, line in enumerate(f, start=1):
+      if not line.strip():
+        continue
+      where = f"{path}:{lineno}"
+      try:
+        obj = json.loads(line)
+      except json.JSONDecodeError as e:
+        raise ResultsError(f"{where}: not valid JSON ({e.msg})") from None
+      rows.append(_parse_row(obj, where))
+  return rows
+
+
+def load_results(paths: Iterable[str | os.PathLike]) -> list[ResultRow]:
+  """Validated rows of all `paths` (workdirs holding results.jsonl, or results.jsonl files).
+
+  Raises ResultsError on the first malformed row, and on duplicate rows (same intermediate,
+  target, language, split, metric and seed), naming both locations: a duplicate usually means a
+  run was repeated or two workdirs overlap, and averaging it would weight one seed twice.
+  """
+  paths = list(paths)
+  if not paths:
+    raise ResultsError("No results paths given.")
+  rows: list[ResultRow] = []
+  seen: dict[tuple, str] = {}
+  for p in paths:
+    for row in read_results_file(_results_file(Path(p))):
+      if row.key in seen:
+        raise ResultsError(
+            f"{row.origin}: duplicate result {_describe(row)}, first seen at {seen[row.key]}.")
+      seen[row.key] = row.origin
+      rows.append(row)
+  return rows
+
+
+def _describe(row: ResultRow) -> str:
+  return (f"(intermediate={row.intermediate!r}, target={row.target}, language={row.language}, "
+          f"split={row.split}, metric={row.metric}, seed={row.seed})")
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedStats:
+  """One (intermediate, target, language, split, metric) over seeds."""
+  mean: float
+  std: float | None  # sample std (ddof=1); None for a single seed
+  n: int
+  by_seed: dict  # seed (None = unseeded) -> value
+
+
+def aggregate_seeds(rows: Sequence[ResultRow]) -> dict[tuple, SeedStats]:
+  """Maps (intermediate, target, language, split, metric) to the mean/std/n over its seeds."""
+  groups: dict[tuple, dict] = {}
+  for r in rows:
+    groups.setdefault(r.key[:5], {})[r.seed] = r.value
+  out = {}
+  for key, by_seed in groups.items():
+    values = list(by_seed.values())
+    mean = math.fsum(values) / len(values)
+    std = None
+    if len(values) > 1:
+      std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    out[key] = SeedStats(mean, std, len(values), dict(by_seed))
+  return out
