@@ -120,3 +120,16 @@ def test_sentences(tokenizer):
   assert long_row == [CLS] + ids(tokenizer, texts[2])[:14] + [SEP]  # end truncation
   assert real(f["input_ids"][0], f["attention_mask"][0]) == tokenizer(
       texts[0], truncation=True, max_length=16)["input_ids"]
+
+
+def test_multiple_choice_declared_num_choices(tokenizer):
+  ex = [ChoiceExample("m", "Where?", ("here", "there", "nowhere"), 2)]
+  f = featurize_choices(ex, tokenizer, max_length=16, num_choices=3)
+  assert f["input_ids"].shape == (1, 3, 16)
+  # An empty split still has the head width, so it batches like a non-empty one.
+  assert featurize_choices([], tokenizer, max_length=16, num_choices=4)["input_ids"].shape == (
+      0, 4, 16)
+  with pytest.raises(ValueError, match="'m': has 3 choices, expected 4 \\(the declared"):
+    featurize_choices(ex, tokenizer, max_length=16, num_choices=4)
+  with pytest.raises(ValueError, match="num_choices must be >= 1"):
+    featurize_choices(ex, tokenizer, max_length=16, num_choices=0)

@@ -128,3 +128,49 @@ def test_overlong_word_and_errors(tokenizer):
     featurize_tagging([TagExample("bad", ("a", "b", "c"), (0, 1))], tokenizer)
   with pytest.raises(ValueError, match="context_subwords"):
     featurize_tagging([], tokenizer, max_length=8, context_subwords=3)
+
+
+def test_num_words_catches_missing_trailing_words_and_examples(tokenizer):
+  examples = [make("long", WORDS["en"] + WORDS["de"], num_labels=7), make("short", ["Der", "Hund"]),
+              make("last", WORDS["ru"])]
+  f = featurize_tagging(examples, tokenizer, max_length=10)
+  assert f["num_words"].dtype == np.int32
+  assert f["num_words"].tolist() == [len(examples[i].words) for i in f["example_index"]]
+  gold = [list(e.labels) for e in examples]
+  assert tagging_predictions_to_words(f, f["labels"], 3) == gold
+  # Drop the last window of example 0: its remaining words are still 0..k-1 without gaps, which
+  # only the word count reveals.
+  last0 = int(np.nonzero(f["example_index"] == 0)[0][-1])
+  keep = np.arange(len(f["example_index"])) != last0
+  cut = {k: v[keep] for k, v in f.items()}
+  with pytest.raises(ValueError, match="Example 0: .*n=20"):
+    tagging_predictions_to_words(cut, cut["labels"], 3)
+  # Features without num_words (from before it existed): word_counts gives the same check...
+  old = {k: v for k, v in cut.items() if k != "num_words"}
+  assert len(tagging_predictions_to_words(old, old["labels"], 3)[0]) < 20  # silently short
+  with pytest.raises(ValueError, match="Example 0"):
+    tagging_predictions_to_words(old, old["labels"], 3, word_counts=[20, 2, 7])
+  assert tagging_predictions_to_words(
+      {k: v for k, v in f.items() if k != "num_words"}, f["labels"], 3, word_counts=[20, 2, 7]
+  ) == gold
+  # ...and a whole example without rows is reported, with or without word_counts.
+  rows = f["example_index"] != 2
+  no_last = {k: v[rows] for k, v in f.items()}
+  with pytest.raises(ValueError, match="Example 2: no feature rows"):
+    tagging_predictions_to_words(no_last, no_last["labels"], 3)
+  with pytest.raises(ValueError, match="Example 2"):
+    tagging_predictions_to_words(no_last, no_last["labels"], 3, word_counts=[20, 2, 7])
+  with pytest.raises(ValueError, match="word_counts must hold 3"):
+    tagging_predictions_to_words(f, f["labels"], 3, word_counts=[20, 2])
+  with pytest.raises(ValueError, match="outside"):
+    tagging_predictions_to_words(f, f["labels"], 2)
+
+
+def test_num_labels_bounds_tag_labels(tokenizer):
+  ok = featurize_tagging([make("a", ["Der", "Hund"], num_labels=3)], tokenizer, max_length=16,
+                         num_labels=3)
+  assert ok["labels"].max() < 3
+  with pytest.raises(ValueError, match="'bad'.*label 5 is outside \\[0, 3\\)"):
+    featurize_tagging([TagExample("bad", ("a", "b"), (0, 5))], tokenizer, num_labels=3)
+  with pytest.raises(ValueError, match="label -1 is outside"):
+    featurize_tagging([TagExample("neg", ("a",), (-1,))], tokenizer, num_labels=3)

@@ -98,6 +98,8 @@ def real_lengths(features: Mapping[str, np.ndarray]) -> np.ndarray:
   makes us cut off real tokens.
   """
   am = np.asarray(features["attention_mask"]) != 0
+  if am.shape[0] == 0:  # an empty split (a language with no rows) has no batches, not an error
+    return np.zeros((0,), np.int64)
   t = am.shape[-1]
   # Index of the last True along the last axis, +1; 0 for an all-False row.
   last = np.where(am.any(-1), t - np.argmax(am[..., ::-1], axis=-1), 0)

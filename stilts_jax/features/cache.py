@@ -24,7 +24,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 # Bump whenever featurization output changes for the same inputs (layout, truncation, windows...).
-CODE_VERSION = "features-v1"
+CODE_VERSION = "features-v2"  # v2: tagging `num_words`
 
 
 def tokenizer_fingerprint(tokenizer) -> dict[str, str]:

@@ -76,25 +76,31 @@ def featurize_pairs(examples: Sequence[PairExample], tokenizer, max_length: int 
 
 
 def featurize_choices(examples: Sequence[ChoiceExample], tokenizer, max_length: int = 128, *,
-                      pad_to_max_length: bool = True) -> dict[str, np.ndarray]:
+                      num_choices: int | None = None, pad_to_max_length: bool = True
+                      ) -> dict[str, np.ndarray]:
   """Multiple-choice features: one `<s> prompt </s></s> choice </s>` row per choice.
 
   Truncation is jiant's `truncate_end=False`: longest-first, removing tokens from the start of the
   sequence (so the end of a long prompt, usually the question, survives). Every example of a call
-  must have the same number of choices C (a fixed head width).
+  must have the same number of choices C (a fixed head width): `num_choices` if given (it also
+  shapes an empty result), else the first example's count.
   Returns int32 `input_ids [N,C,T]`, `attention_mask [N,C,T]`, `label [N]`, `example_index [N]`.
   """
   check_max_length(max_length, PAIR_SPECIALS + 2, "a prompt/choice pair")
+  if num_choices is not None and num_choices < 1:
+    raise ValueError(f"num_choices must be >= 1, got {num_choices}.")
   special = SpecialIds.of(tokenizer)
   if not examples:
-    empty = np.zeros((0, 0, max_length if pad_to_max_length else 1), np.int32)
+    empty = np.zeros((0, num_choices or 0, max_length if pad_to_max_length else 1), np.int32)
     return {"input_ids": empty, "attention_mask": empty.copy(),
             "label": np.zeros((0,), np.int32), "example_index": np.zeros((0,), np.int32)}
-  num_choices = len(examples[0].choices)
+  expected = "the declared num_choices" if num_choices is not None else (
+      "the first example's count, which must be > 0")
+  num_choices = num_choices if num_choices is not None else len(examples[0].choices)
   for e in examples:
     if len(e.choices) != num_choices or num_choices == 0:
       raise ValueError(f"Example {e.guid!r}: has {len(e.choices)} choices, expected "
-                       f"{num_choices} (the first example's count, which must be > 0).")
+                       f"{num_choices} ({expected}).")
   ids_p, _ = tokenize(tokenizer, [e.prompt for e in examples])
   ids_c, _ = tokenize(tokenizer, [c for e in examples for c in e.choices])
   rows = [build_pair(ids_p[i], ids_c[i * num_choices + j], max_length, special, keep_end=True)

@@ -9,7 +9,9 @@ A sentence whose sub-words do not fit in one `<s> ... </s>` row is split on word
 several windows (XTREME splits instead of truncating, so every word gets a prediction). Each word is
 *owned* by exactly one window; with `context_subwords > 0` a window also shows up to that many
 sub-words of neighbouring words on each side, which are context only (label -100, word_index -1).
-`tagging_predictions_to_words` maps per-token predictions back to one prediction per word.
+`tagging_predictions_to_words` maps per-token predictions back to one prediction per word; the
+`num_words [N]` array (the example's word count, repeated on each of its rows) lets it notice rows
+or trailing words that went missing.
 
 Unlike XTREME's `run_tag.py` (which appends `</s></s>` to single sentences, a RoBERTa-era quirk),
 rows use XLM-R's standard single-sentence layout `<s> x </s>`.
@@ -97,14 +99,16 @@ def split_windows(lengths: Sequence[int], budget: int, context: int = 0
 
 def featurize_tagging(examples: Sequence[TagExample], tokenizer, max_length: int = 128, *,
                       context_subwords: int = 0, max_subwords_per_word: int = MAX_SUBWORDS_PER_WORD,
-                      pad_to_max_length: bool = True, stats: dict | None = None
-                      ) -> dict[str, np.ndarray]:
+                      pad_to_max_length: bool = True, num_labels: int | None = None,
+                      stats: dict | None = None) -> dict[str, np.ndarray]:
   """Tagging features, one row per window (several for sentences longer than one row).
 
   Returns int32 `input_ids [N,T]`, `attention_mask [N,T]`, `labels [N,T]` (-100 on specials, pads,
   non-first sub-words, context-only words and unlabeled examples), `word_index [N,T]` (index of the
-  owned word whose first sub-word sits here, else -1) and `example_index [N]`. If `stats` is given
-  it receives `num_unk_words` (words mapped to `<unk>`), `num_windows` and `num_split_examples`.
+  owned word whose first sub-word sits here, else -1), `example_index [N]` and `num_words [N]`
+  (word count of the row's example). `num_labels`, when given, makes a label outside
+  [0, num_labels) a ValueError. If `stats` is given it receives `num_unk_words` (words mapped to
+  `<unk>`), `num_windows` and `num_split_examples`.
   """
   budget = max_length - SPECIALS
   check_max_length(max_length, SPECIALS + 1, "one sub-word")
@@ -116,6 +120,9 @@ def featurize_tagging(examples: Sequence[TagExample], tokenizer, max_length: int
     if e.labels is not None and len(e.labels) != len(e.words):
       raise ValueError(f"Example {e.guid!r}: {len(e.labels)} labels for {len(e.words)} words "
                        f"(expected one label per word).")
+    if e.labels and num_labels is not None and not all(0 <= l < num_labels for l in e.labels):
+      bad = next(l for l in e.labels if not 0 <= l < num_labels)
+      raise ValueError(f"Example {e.guid!r}: label {bad} is outside [0, {num_labels}).")
   pieces, num_unk = _word_pieces(examples, tokenizer, special.unk, max_subwords_per_word)
   if num_unk:
     log.warning("%d word(s) had no sub-words or more than %d and were mapped to <unk>.", num_unk,
@@ -151,15 +158,20 @@ def featurize_tagging(examples: Sequence[TagExample], tokenizer, max_length: int
       "labels": pad_rows(labels, length, IGNORE_INDEX),
       "word_index": pad_rows(word_index, length, -1),
       "example_index": np.asarray(example_index, dtype=np.int32),
+      "num_words": np.asarray([len(examples[i].words) for i in example_index], dtype=np.int32),
   }
 
 
 def tagging_predictions_to_words(features: dict[str, np.ndarray], logits_or_pred_ids: np.ndarray,
-                                 num_examples: int) -> list[list[int]]:
+                                 num_examples: int, word_counts: Sequence[int] | None = None
+                                 ) -> list[list[int]]:
   """One predicted label id per original word, for every example (in example order).
 
   `logits_or_pred_ids` is `[N,T,num_labels]` logits (argmaxed here) or `[N,T]` label ids, aligned
   with `features` rows. Raises ValueError if some word has no prediction (e.g. rows were dropped).
+  Word counts come from `word_counts` (one per example) if given, else from `features["num_words"]`;
+  with neither (features from before `num_words` existed) only gaps and duplicates are detected,
+  not missing trailing words or examples.
   """
   preds = np.asarray(logits_or_pred_ids)
   if preds.ndim == 3:
@@ -168,8 +180,10 @@ def tagging_predictions_to_words(features: dict[str, np.ndarray], logits_or_pred
   if preds.shape != word_index.shape:
     raise ValueError(f"Predictions of shape {preds.shape} do not match word_index "
                      f"{word_index.shape} (expected [N,T] or [N,T,num_labels]).")
+  example_index = np.asarray(features["example_index"])
+  counts = _word_counts(features, example_index, num_examples, word_counts)
   rows, cols = np.nonzero(word_index >= 0)
-  ex = np.asarray(features["example_index"])[rows]
+  ex = example_index[rows]
   words = word_index[rows, cols]
   values = preds[rows, cols]
   order = np.lexsort((words, ex))  # by example, then word
@@ -178,8 +192,34 @@ def tagging_predictions_to_words(features: dict[str, np.ndarray], logits_or_pred
   out = []
   for i in range(num_examples):
     w = words[bounds[i]:bounds[i + 1]]
-    if not np.array_equal(w, np.arange(len(w))):
-      raise ValueError(f"Example {i}: word predictions are not exactly one per word 0..n-1 "
-                       f"(got word indices {w.tolist()[:20]}...).")
+    expected = len(w) if counts is None or counts[i] < 0 else int(counts[i])
+    if not np.array_equal(w, np.arange(expected)):
+      raise ValueError(f"Example {i}: word predictions are not exactly one per word 0..n-1 with "
+                       f"n={expected} (got {len(w)} word indices {w.tolist()[:20]}...).")
     out.append(values[bounds[i]:bounds[i + 1]].astype(int).tolist())
   return out
+
+
+def _word_counts(features: dict[str, np.ndarray], example_index: np.ndarray, num_examples: int,
+                 word_counts: Sequence[int] | None) -> np.ndarray | None:
+  """Expected word count per example (-1 = unknown), or None when nothing says."""
+  if word_counts is not None:
+    counts = np.asarray(word_counts, dtype=np.int64)
+    if counts.shape != (num_examples,) or (counts < 0).any():
+      raise ValueError(f"word_counts must hold {num_examples} non-negative counts (one per "
+                       f"example); got shape {counts.shape}.")
+    return counts
+  if "num_words" not in features:
+    return None
+  num_words = np.asarray(features["num_words"])
+  if example_index.size and (example_index.min() < 0 or example_index.max() >= num_examples):
+    raise ValueError(f"features refer to examples outside [0, {num_examples}) (expected "
+                     f"num_examples to be the length of the featurized list).")
+  counts = np.full(num_examples, -1, dtype=np.int64)
+  counts[example_index] = num_words
+  # featurize_tagging emits at least one row per example, so an example without rows lost them.
+  missing = np.nonzero(counts < 0)[0]
+  if missing.size:
+    raise ValueError(f"Example {int(missing[0])}: no feature rows ({missing.size} example(s) have "
+                     f"none; expected at least one row per example).")
+  return counts
