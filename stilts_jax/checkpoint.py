@@ -1,0 +1,399 @@
+"""Train-state checkpoints on Orbax: async, atomic, keep-latest-K-plus-best, reshardable on restore.
+
+The train state is a plain pytree dict (the contract with the training loop):
+
+  {"params": nnx.to_pure_dict(nnx.state(model, nnx.Param)),  # {"encoder": ..., "heads": {...}}
+   "opt_state": optax state over params, "step": int32 scalar, "rng": jax.random.key_data(key)}
+
+Batches are a pure function of (seed, step), so `step` alone fixes the data position. Each step
+directory holds one Orbax item, `state` (PyTreeCheckpointHandler, so a subtree can be read back
+alone), Orbax's `metrics` (only the ranking metric, only when `best_metric` is set) and a small JSON
+`custom_metadata` (all metrics of that step plus caller metadata: phase, config hash, ...).
+
+Layout of a workdir: `<dir>/<step>/state/...`, `<dir>/metadata/` (root metadata: which metric
+ranks the checkpoints, so the next phase can find "best" without being told). Saves are atomic:
+locally Orbax writes `<step>.orbax-checkpoint-tmp-<ts>` and renames it; on GCS it writes
+`commit_success.txt` last. Unfinished directories are never listed, so never restored.
+
+Start-up order of a phase (`initial_state_source`): its own checkpoint (resume after preemption)
+> the previous phase's best encoder (`restore_encoder`, the STILTs hand-off) > pretrained XLM-R.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+from etils import epath
+from flax import nnx
+from orbax.checkpoint.checkpoint_managers import preservation_policy as pp
+from orbax.checkpoint.checkpoint_managers import save_decision_policy as sdp
+
+log = logging.getLogger(__name__)
+
+STATE_ITEM = "state"
+
+
+def _as_abstract(x: Any) -> jax.ShapeDtypeStruct:
+  if isinstance(x, jax.ShapeDtypeStruct):
+    return x
+  return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None))
+
+
+def abstract_state(tree: Any) -> Any:
+  """`jax.ShapeDtypeStruct`s (with shardings) of a concrete state, e.g. for `restore` targets."""
+  return jax.tree.map(_as_abstract, tree)
+
+
+def _restore_args(abstract: Any, what: str) -> Any:
+  """Orbax restore args placing every leaf on its requested sharding (any mesh)."""
+  def check(path, x):
+    if getattr(x, "sharding", None) is None:
+      raise ValueError(f"{what}: leaf {jax.tree_util.keystr(path)} has no sharding; pass "
+                       "jax.ShapeDtypeStruct(shape, dtype, sharding=NamedSharding(mesh, spec)) "
+                       "leaves (e.g. from checkpoint.abstract_state or jax.eval_shape of a "
+                       "jitted init with out_shardings).")
+  jax.tree_util.tree_map_with_path(check, abstract)
+  return ocp.checkpoint_utils.construct_restore_args(abstract)
+
+
+def _metric_fn(metric: str, mode: str) -> Callable[[Mapping[str, Any]], float]:
+  """Ranking value of a step's metrics; missing or NaN counts as the worst possible."""
+  worst = -math.inf if mode == "max" else math.inf
+
+  def fn(metrics: Mapping[str, Any]) -> float:
+    value = (metrics or {}).get(metric)
+    value = worst if value is None else float(value)
+    return worst if math.isnan(value) else value
+  return fn
+
+
+def _to_json(tree: Any) -> Any:
+  """Metrics and metadata as plain JSON (jax/numpy scalars become Python numbers)."""
+  if isinstance(tree, Mapping):
+    return {str(k): _to_json(v) for k, v in tree.items()}
+  if isinstance(tree, (list, tuple)):
+    return [_to_json(v) for v in tree]
+  if isinstance(tree, (jax.Array, np.ndarray, np.generic)):
+    arr = np.asarray(tree)
+    return arr.item() if arr.ndim == 0 else arr.tolist()
+  return tree
+
+
+@jax.jit
+def _finite_flags(params: Any) -> list[jax.Array]:
+  leaves = jax.tree.leaves(params)
+  return [jnp.all(jnp.isfinite(x)) if jnp.issubdtype(x.dtype, jnp.inexact) else jnp.bool_(True)
+          for x in leaves]
+
+
+def nonfinite_leaves(params: Any) -> list[str]:
+  """Paths of float leaves of `params` holding NaN/Inf (one small device sync for all of them)."""
+  flags = jax.device_get(_finite_flags(params))
+  paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+  return [p for p, ok in zip(paths, flags) if not ok]
+
+
+class Checkpointer:
+  """Saves and restores the train state of one phase in `directory` (local path or gs://).
+
+  Keeps the latest `max_to_keep` checkpoints plus the single best one by `metrics[best_metric]`
+  (`best_mode` "max" or "min"); steps saved without that metric never count as best. Saves are
+  asynchronous by default: `save` returns once arrays are copied off the devices, and
+  `wait_until_finished` / `close` block until they are on disk.
+
+  Typical loop:
+    ckpt = Checkpointer(workdir, save_interval_steps=1000, best_metric="accuracy")
+    for step in ...:
+      state = train_step(state, batch)
+      ckpt.save(step, state)                     # cheap unless step is due (or preempted)
+      if ckpt.reached_preemption(step):
+        ckpt.wait_until_finished(); sys.exit()
+    ckpt.save(last, state, metrics=eval_metrics, force=True); ckpt.close()
+  """
+
+  def __init__(self, directory: str | epath.Path, *, save_interval_steps: int,
+               max_to_keep: int = 2, best_metric: str | None = None, best_mode: str = "max",
+               async_save: bool = True):
+    if save_interval_steps < 1:
+      raise ValueError(f"save_interval_steps must be >= 1; got {save_interval_steps}.")
+    if max_to_keep < 1:
+      raise ValueError(f"max_to_keep must be >= 1; got {max_to_keep}.")
+    if best_mode not in ("max", "min"):
+      raise ValueError(f"best_mode must be 'max' or 'min'; got {best_mode!r}.")
+    self.directory = epath.Path(directory)
+    self.best_metric = best_metric
+    self.best_mode = best_mode
+    policies: list[pp.PreservationPolicy] = [pp.LatestN(n=max_to_keep)]
+    best_fn = None
+    if best_metric is not None:
+      best_fn = _metric_fn(best_metric, best_mode)
+      # BestN ranks ascending and keeps the tail; steps without the metric are not protected.
+      policies.append(pp.BestN(get_metric_fn=best_fn, reverse=best_mode == "min", n=1,
+                               keep_checkpoints_without_metrics=False))
+    options = ocp.CheckpointManagerOptions(
+        save_decision_policy=sdp.AnySavePolicy([
+            sdp.FixedIntervalPolicy(save_interval_steps),
+            sdp.PreemptionCheckpointingPolicy(),  # save at the step all hosts agree to stop at
+        ]),
+        preservation_policy=pp.AnyPreservationPolicy(policies),
+        best_fn=best_fn, best_mode=best_mode,  # for best_step(); retention is the policy above
+        enable_async_checkpointing=async_save, create=True)
+    root = {"best_metric": best_metric, "best_mode": best_mode}
+    self.manager = ocp.CheckpointManager(self.directory, options=options, metadata=root,
+                                         item_handlers=_handlers())
+    # Orbax keeps the first root metadata ever written; a different ranking on restart would
+    # make "best" mean two things in one workdir.
+    on_disk = self.manager.metadata().custom_metadata or {}
+    saved = (on_disk.get("best_metric"), on_disk.get("best_mode", best_mode))
+    if best_metric is not None and saved[0] is not None and saved != (best_metric, best_mode):
+      raise ValueError(f"{self.directory} ranks checkpoints by {saved[0]!r} ({saved[1]}), not "
+                       f"{best_metric!r} ({best_mode}); use the same best_metric/best_mode when "
+                       "resuming, or a new workdir.")
+
+  def all_steps(self) -> list[int]:
+    return sorted(self.manager.all_steps())
+
+  def latest_step(self) -> int | None:
+    return self.manager.latest_step()
+
+  def best_step(self) -> int | None:
+    """Best step by `best_metric` among kept checkpoints; None if untracked or none has it."""
+    if self.best_metric is None:
+      return None
+    return self.manager.best_step()
+
+  def should_save(self, step: int) -> bool:
+    return self.manager.should_save(int(step))
+
+  def save(self, step: int, state: Mapping[str, Any], *, metrics: Mapping[str, Any] | None = None,
+           metadata: Mapping[str, Any] | None = None, force: bool = False) -> bool:
+    """Saves `state` at `step` if due (every `save_interval_steps`, on preemption, or `force`).
+
+    `metrics` (e.g. dev-set scores) rank the checkpoint if they contain `best_metric`;
+    `metadata` is any small JSON dict (phase name, config hash). Both come back from `restore`.
+    A step is saved once: a second call for it (e.g. a final force-save on an interval step)
+    returns False, so pass eval metrics in the call that saves. Returns whether a save was
+    started. Raises ValueError if params are non-finite, so a diverged state never replaces a
+    good checkpoint.
+    """
+    step = int(step)
+    if not force and not self.should_save(step):
+      return False
+    if step in self.manager.all_steps():  # includes saves still in flight
+      # Typically the final force-save landing on an interval step: the state is already there.
+      log.warning("step %d is already saved in %s; not saving it again (metrics of this call "
+                  "are not attached).", step, self.directory)
+      return False
+    if "params" not in state:
+      raise ValueError(f"state must be a dict with 'params'; got keys {sorted(state)}.")
+    for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
+      if jax.dtypes.issubdtype(getattr(leaf, "dtype", None), jax.dtypes.prng_key):
+        raise TypeError(f"state leaf {jax.tree_util.keystr(path)} is a typed PRNG key; store "
+                        "jax.random.key_data(key) and rewrap with jax.random.wrap_key_data.")
+    bad = nonfinite_leaves(state["params"])
+    if bad:
+      raise ValueError(f"refusing to save step {step} to {self.directory}: non-finite params in "
+                       f"{len(bad)} leaves ({', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''})"
+                       "; training diverged, the previous checkpoint is kept.")
+    metadata = dict(_to_json(metadata or {}))
+    if "metrics" in metadata:
+      raise ValueError("metadata may not have a 'metrics' key; pass metrics=... instead.")
+    metrics = _to_json(metrics or {})
+    custom = dict(metadata, metrics=metrics)
+    ranked = metrics if self.best_metric is not None and self.best_metric in metrics else None
+    return self.manager.save(
+        step, args=ocp.args.Composite(**{STATE_ITEM: ocp.args.PyTreeSave(state)}),
+        metrics=ranked, custom_metadata=custom, force=force)
+
+  def restore(self, abstract_state: Any, step: int | None = None) -> tuple[Any, dict[str, Any]]:
+    """(state, metadata) of `step` (default: latest), placed on `abstract_state`'s shardings.
+
+    `abstract_state` has the structure of the saved state with ShapeDtypeStruct (or array)
+    leaves carrying shardings on any mesh: Orbax reads each device's slice directly, so a
+    checkpoint written on one topology restores onto another. `metadata` holds the saved
+    metadata, `metrics` and `step`.
+    """
+    self.wait_until_finished()  # a save still in flight in this process is not listed yet
+    step = self.latest_step() if step is None else int(step)
+    if step is None:
+      raise FileNotFoundError(f"no finalized checkpoint in {self.directory}.")
+    if step not in self.manager.all_steps():
+      raise FileNotFoundError(f"no checkpoint for step {step} in {self.directory}; available: "
+                              f"{self.all_steps()}.")
+    target = jax.tree.map(_as_abstract, abstract_state)
+    args = ocp.args.PyTreeRestore(item=target, restore_args=_restore_args(target, "restore"))
+    try:
+      out = self.manager.restore(step, args=ocp.args.Composite(**{STATE_ITEM: args}))
+    except (ValueError, KeyError, TypeError) as e:
+      raise ValueError(f"cannot restore step {step} of {self.directory} into the given state "
+                       f"structure: {e}") from e
+    meta = dict(self.manager.metadata(step).custom_metadata or {})
+    meta["step"] = step
+    return out[STATE_ITEM], meta
+
+  def reached_preemption(self, step: int) -> bool:
+    """True once all hosts reached the step at which a preemption notice is honoured.
+
+    Needs `jax.distributed.initialize()` (the coordination service); without it (single
+    process) Orbax reports False. Call it every step on every host: it is a collective.
+    """
+    return self.manager.reached_preemption(int(step))
+
+  def wait_until_finished(self) -> None:
+    self.manager.wait_until_finished()
+
+  def close(self) -> None:
+    self.manager.close()
+
+  def __enter__(self) -> Checkpointer:
+    return self
+
+  def __exit__(self, *exc) -> None:
+    self.close()
+
+
+def _handlers() -> dict[str, ocp.CheckpointHandler]:
+  # Registered up front so a fresh manager can read item metadata before any save/restore.
+  return {STATE_ITEM: ocp.PyTreeCheckpointHandler()}
+
+
+def _read_only_options(**kw) -> ocp.CheckpointManagerOptions:
+  return ocp.CheckpointManagerOptions(read_only=True, save_interval_steps=0, create=False, **kw)
+
+
+def _reader(directory: str | epath.Path) -> tuple[ocp.CheckpointManager | None, bool]:
+  """(read-only manager of `directory` ranking by its root metadata, whether it ranks).
+
+  (None, False) if the directory does not exist; never creates it.
+  """
+  directory = epath.Path(directory)
+  if not directory.exists():
+    return None, False
+  plain = ocp.CheckpointManager(directory, options=_read_only_options(), item_handlers=_handlers())
+  custom = plain.metadata().custom_metadata or {}
+  metric, mode = custom.get("best_metric"), custom.get("best_mode") or "max"
+  if metric is None:
+    return plain, False
+  plain.close()
+  options = _read_only_options(best_fn=_metric_fn(metric, mode), best_mode=mode)
+  return ocp.CheckpointManager(directory, options=options, item_handlers=_handlers()), True
+
+
+def has_checkpoint(directory: str | epath.Path) -> bool:
+  """Whether `directory` holds at least one finalized (committed) checkpoint."""
+  manager, _ = _reader(directory)
+  if manager is None:
+    return False
+  found = manager.latest_step() is not None
+  manager.close()
+  return found
+
+
+def _resolve_step(manager: ocp.CheckpointManager, ranked: bool, directory: epath.Path,
+                  step: int | str) -> int:
+  steps = sorted(manager.all_steps())
+  if isinstance(step, (int, np.integer)) and not isinstance(step, bool):
+    if int(step) not in steps:
+      raise FileNotFoundError(f"no checkpoint for step {step} in {directory}; available: {steps}.")
+    return int(step)
+  if step == "latest":
+    return steps[-1]
+  if step == "best":
+    best = manager.best_step() if ranked else None
+    if best is None:
+      log.info("%s has no ranked checkpoint; using the latest step %d.", directory, steps[-1])
+    return steps[-1] if best is None else best
+  raise ValueError(f"step must be an int, 'best' or 'latest'; got {step!r}.")
+
+
+def restore_encoder(directory: str | epath.Path, abstract_encoder_params: Any, *,
+                    step: int | str = "best") -> Any:
+  """Only `params["encoder"]` of another phase's checkpoint, on the target's shardings.
+
+  The STILTs hand-off: the intermediate-task phase's best (default; latest if nothing was
+  ranked) encoder starts the target phase. Heads and optimizer state are never read, so the
+  source's heads may differ arbitrarily. `abstract_encoder_params` is the target encoder's
+  pure dict (or nnx.State) of ShapeDtypeStructs with shardings on the target mesh. Checkpoint
+  encoder leaves the target lacks (e.g. a pooler) are dropped with a log line; leaves the target
+  needs but the checkpoint lacks, or differing shapes, are an error.
+  """
+  directory = epath.Path(directory)
+  manager, ranked = _reader(directory)
+  if manager is None or manager.latest_step() is None:
+    if manager is not None:
+      manager.close()
+    raise FileNotFoundError(f"no finalized checkpoint in {directory}: the phase that writes it "
+                            "(the intermediate-task phase) must run, and finish at least one "
+                            "save, before this phase can start from its encoder.")
+  if isinstance(abstract_encoder_params, nnx.State):
+    abstract_encoder_params = nnx.to_pure_dict(abstract_encoder_params)
+  target = {"params": {"encoder": abstract_encoder_params}}
+  try:
+    step = _resolve_step(manager, ranked, directory, step)
+    _check_encoder(manager, directory, step, abstract_encoder_params)
+    args = ocp.args.PyTreeRestore(item=target,
+                                  restore_args=_restore_args(target, "restore_encoder"),
+                                  partial_restore=True)  # skip heads, opt_state, step, rng
+    out = manager.restore(step, args=ocp.args.Composite(**{STATE_ITEM: args}))
+  finally:
+    manager.close()
+  log.info("restored the encoder of step %d of %s.", step, directory)
+  return out[STATE_ITEM]["params"]["encoder"]
+
+
+def _flat_shapes(tree: Any) -> dict[str, tuple[int, ...]]:
+  # Keys as strings: Orbax stores nnx's integer layer indices as "0", "1", ...
+  return {"/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path): tuple(x.shape)
+          for path, x in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def _check_encoder(manager: ocp.CheckpointManager, directory: epath.Path, step: int,
+                   target: Any) -> None:
+  """Compares the target encoder with the checkpoint's on-disk metadata (no array reads)."""
+  tree = manager.item_metadata(step)[STATE_ITEM]
+  try:
+    saved = _flat_shapes(dict(tree["params"]["encoder"]))
+  except KeyError as e:
+    raise ValueError(f"step {step} of {directory} has no params['encoder']; is it a "
+                     "stilts_jax train-state checkpoint?") from e
+  wanted = _flat_shapes(target)
+  missing = sorted(set(wanted) - set(saved))
+  if missing:
+    raise ValueError(f"the encoder of step {step} of {directory} lacks {len(missing)} leaves the "
+                     f"target needs: {missing[:8]} (e.g. a pooler for a multiple-choice head).")
+  wrong = [f"{k}: saved {saved[k]}, target {wanted[k]}" for k in sorted(wanted)
+           if saved[k] != wanted[k]]
+  if wrong:
+    raise ValueError(f"encoder shapes of step {step} of {directory} differ from the target "
+                     f"(different XLMRConfig?): {wrong[:8]}.")
+  dropped = sorted(set(saved) - set(wanted))
+  if dropped:
+    log.info("not restoring %d encoder leaves of %s the target lacks: %s", len(dropped),
+             directory, dropped)
+
+
+def initial_state_source(workdir: str | epath.Path,
+                         previous_phase_dir: str | epath.Path | None = None) -> str:
+  """Where a phase's state comes from: "resume" | "previous_phase" | "pretrained".
+
+  Its own finalized checkpoint wins (a preempted job resumes rather than re-initialising), then
+  the previous phase's encoder, then pretrained weights. A `previous_phase_dir` that is given but
+  holds no checkpoint is an error, not a silent fallback to pretrained (that would quietly skip
+  the intermediate task).
+  """
+  if has_checkpoint(workdir):
+    return "resume"
+  if previous_phase_dir is None:
+    return "pretrained"
+  if has_checkpoint(previous_phase_dir):
+    return "previous_phase"
+  raise FileNotFoundError(f"previous phase directory {previous_phase_dir} holds no finalized "
+                          f"checkpoint: run that phase first (or pass previous_phase_dir=None to "
+                          "start from pretrained weights).")

@@ -1,0 +1,237 @@
+"""Orbax train-state checkpoints: round trips, retention, resharding, partial restore, safety."""
+
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from stilts_jax import sharding as shd
+from stilts_jax.checkpoint import (Checkpointer, abstract_state, has_checkpoint,
+                                   initial_state_source, restore_encoder)
+from stilts_jax.models import TaskModel, XLMRConfig
+
+CFG = XLMRConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                 intermediate_size=32, max_position_embeddings=40)
+SOURCE_HEADS = {"mnli": ("classification", 3)}
+
+
+def _mesh(n: int):
+  return shd.make_mesh(devices=jax.devices()[:n])
+
+
+def _model(heads=SOURCE_HEADS, mesh=None, seed=0) -> TaskModel:
+  return shd.create_sharded(lambda: TaskModel(CFG, heads, rngs=nnx.Rngs(seed)), mesh or _mesh(1))
+
+
+def _state(model: TaskModel, step: int = 0, shift: float = 0.0) -> dict:
+  """A train state as the training loop holds it; `shift` makes steps distinguishable."""
+  params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+  params = jax.tree.map(lambda x: x + shift, params)
+  tx = optax.adamw(1e-3)
+  opt_state = jax.jit(tx.init)(params)
+  # One real update so the moments are not all zeros.
+  grads = jax.tree.map(lambda x: jnp.full_like(x, 0.5), params)
+  _, opt_state = jax.jit(tx.update)(grads, opt_state, params)
+  return {"params": params, "opt_state": opt_state, "step": jnp.int32(step),
+          "rng": jax.random.key_data(jax.random.key(step))}
+
+
+@pytest.fixture(scope="module")
+def source_model():
+  return _model()
+
+
+def _assert_identical(a, b):
+  assert jax.tree.structure(a) == jax.tree.structure(b)
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    assert x.dtype == y.dtype and x.shape == y.shape
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_round_trip_async(tmp_path, source_model):
+  state = _state(source_model, step=6)
+  ckpt = Checkpointer(tmp_path / "run", save_interval_steps=3, async_save=True)
+  assert ckpt.latest_step() is None and ckpt.best_step() is None
+  assert not ckpt.should_save(4) and ckpt.should_save(6)
+  assert not ckpt.save(4, state)  # not due: nothing written
+  assert ckpt.save(6, state, metrics={"accuracy": jnp.float32(0.5), "loss": 1.25},
+                   metadata={"phase": "intermediate", "config_hash": "abc"})
+  assert not ckpt.save(6, state, force=True)  # already saved (still in flight): not again
+  ckpt.wait_until_finished()
+  assert ckpt.latest_step() == 6
+  ckpt.close()
+
+  fresh = Checkpointer(tmp_path / "run", save_interval_steps=3)
+  restored, meta = fresh.restore(abstract_state(state))
+  _assert_identical(restored, state)
+  assert int(restored["step"]) == 6 and restored["rng"].dtype == jnp.uint32
+  assert isinstance(restored["opt_state"][0], optax.ScaleByAdamState)
+  assert meta == {"phase": "intermediate", "config_hash": "abc", "step": 6,
+                  "metrics": {"accuracy": 0.5, "loss": 1.25}}
+  with pytest.raises(FileNotFoundError, match="step 9"):
+    fresh.restore(abstract_state(state), step=9)
+  other = _state(_model({"udpos": ("tagging", 17)}))  # resuming with the wrong heads
+  with pytest.raises(ValueError, match="cannot restore step 6"):
+    fresh.restore(abstract_state(other))
+  fresh.close()
+
+
+def test_keep_latest_k_plus_best_across_restarts(tmp_path, source_model):
+  state = _state(source_model)
+  ckpt = Checkpointer(tmp_path, save_interval_steps=1, max_to_keep=2, best_metric="acc",
+                      async_save=False)
+  for step, acc in zip(range(1, 6), [0.1, 0.9, 0.3, 0.2, 0.4]):
+    assert ckpt.save(step, state, metrics={"acc": acc})
+  ckpt.save(6, state)  # unranked: kept only while among the latest two
+  ckpt.save(7, state, metrics={"loss": 3.0})  # lacks the ranking metric: same
+  assert ckpt.all_steps() == [2, 6, 7]
+  assert ckpt.best_step() == 2
+  ckpt.close()
+
+  again = Checkpointer(tmp_path, save_interval_steps=1, max_to_keep=2, best_metric="acc")
+  assert again.best_step() == 2 and again.latest_step() == 7
+  again.close()
+  with pytest.raises(ValueError, match="ranks checkpoints by 'acc'"):
+    Checkpointer(tmp_path, save_interval_steps=1, best_metric="loss", best_mode="min")
+
+
+def test_best_mode_min(tmp_path, source_model):
+  state = _state(source_model)
+  with Checkpointer(tmp_path, save_interval_steps=1, max_to_keep=1, best_metric="loss",
+                    best_mode="min", async_save=False) as ckpt:
+    for step, loss in [(1, 2.0), (2, 0.5), (3, float("nan")), (4, 1.0)]:
+      ckpt.save(step, state, metrics={"loss": loss})
+    assert ckpt.best_step() == 2 and ckpt.all_steps() == [2, 4]
+
+
+def test_restore_onto_different_mesh(tmp_path, source_model):
+  state = _state(source_model, step=3)  # on a 1-device mesh
+  with Checkpointer(tmp_path, save_interval_steps=1) as ckpt:
+    ckpt.save(3, state, force=True)
+  big = _state(_model(mesh=_mesh(8), seed=1))
+  target = abstract_state(big)
+  with Checkpointer(tmp_path, save_interval_steps=1) as ckpt:
+    restored, _ = ckpt.restore(target)
+  _assert_identical(restored, state)
+  for r, t in zip(jax.tree.leaves(restored), jax.tree.leaves(target)):
+    assert r.sharding == t.sharding
+  kernel = restored["params"]["encoder"]["layers"][0]["intermediate"]["kernel"]
+  assert len(kernel.sharding.device_set) == 8 and kernel.sharding.spec[0] == "fsdp"
+  assert len(kernel.addressable_shards[0].data) == 16 // 8  # each device holds only its slice
+
+
+def test_restore_encoder_into_model_with_other_heads(tmp_path, source_model):
+  src = tmp_path / "intermediate"
+  with Checkpointer(src, save_interval_steps=1, best_metric="acc", async_save=False) as ckpt:
+    ckpt.save(1, _state(source_model, shift=1.0), metrics={"acc": 0.9})
+    ckpt.save(2, _state(source_model, shift=2.0), metrics={"acc": 0.1})
+
+  target = _model({"udpos": ("tagging", 17), "xnli": ("classification", 3)}, _mesh(8), seed=5)
+  heads_before = nnx.to_pure_dict(nnx.state(target.heads, nnx.Param))
+  abs_encoder = abstract_state(nnx.to_pure_dict(nnx.state(target.encoder, nnx.Param)))
+  encoder = restore_encoder(src, abs_encoder)  # best = step 1
+  expected = jax.tree.map(lambda x: x + 1.0,
+                          nnx.to_pure_dict(nnx.state(source_model.encoder, nnx.Param)))
+  _assert_identical(encoder, expected)
+  for r, t in zip(jax.tree.leaves(encoder), jax.tree.leaves(abs_encoder)):
+    assert r.sharding == t.sharding
+  latest = restore_encoder(src, nnx.state(target.encoder, nnx.Param), step="latest")
+  np.testing.assert_array_equal(
+      np.asarray(latest["embeddings"]["word_embeddings"]["embedding"]),
+      np.asarray(source_model.encoder.embeddings.word_embeddings.embedding[...]) + 2.0)
+
+  # How the trainer installs it: the heads stay as they were.
+  params = nnx.state(target.encoder, nnx.Param)
+  nnx.replace_by_pure_dict(params, encoder)
+  nnx.update(target.encoder, params)
+  _assert_identical(nnx.to_pure_dict(nnx.state(target.encoder, nnx.Param)), expected)
+  _assert_identical(nnx.to_pure_dict(nnx.state(target.heads, nnx.Param)), heads_before)
+
+
+def test_restore_encoder_errors(tmp_path, source_model):
+  with pytest.raises(FileNotFoundError, match=r"nope.*must run"):
+    restore_encoder(tmp_path / "nope", {})
+  with Checkpointer(tmp_path / "src", save_interval_steps=1) as ckpt:
+    ckpt.save(1, _state(source_model), force=True)
+  # A multiple-choice head needs the pooler, which the source encoder never had.
+  mc = _model({"copa": ("multiple_choice", 1)})
+  with pytest.raises(ValueError, match="lacks .*pooler"):
+    restore_encoder(tmp_path / "src", abstract_state(nnx.state(mc.encoder, nnx.Param)))
+  with pytest.raises(FileNotFoundError, match="step 5"):
+    restore_encoder(tmp_path / "src", {}, step=5)
+
+
+def test_uncommitted_checkpoint_is_ignored(tmp_path, source_model):
+  state = _state(source_model, step=1)
+  with Checkpointer(tmp_path / "run", save_interval_steps=1, async_save=False) as ckpt:
+    ckpt.save(1, state)
+  # A save killed mid-write leaves Orbax's temporary directory behind, half filled.
+  partial = tmp_path / "run" / "2.orbax-checkpoint-tmp-1700000000"
+  shutil.copytree(tmp_path / "run" / "1", partial)
+  shutil.rmtree(partial / "state" / "d", ignore_errors=True)
+  (partial / "commit_success.txt").unlink(missing_ok=True)
+  with Checkpointer(tmp_path / "run", save_interval_steps=1) as ckpt:
+    assert ckpt.latest_step() == 1 and ckpt.all_steps() == [1]
+    restored, meta = ckpt.restore(abstract_state(state))
+  assert meta["step"] == 1
+  _assert_identical(restored, state)
+  # A workdir holding only an interrupted save has nothing to resume from.
+  only_tmp = tmp_path / "only_tmp"
+  only_tmp.mkdir()
+  shutil.copytree(partial, only_tmp / "5.orbax-checkpoint-tmp-1700000001")
+  assert not has_checkpoint(only_tmp)
+  assert initial_state_source(only_tmp) == "pretrained"
+
+
+def test_uncommitted_checkpoint_is_ignored_with_commit_files(tmp_path, source_model, monkeypatch):
+  """GCS semantics: the step directory is written in place and `commit_success.txt` comes last."""
+  from orbax.checkpoint._src.path import atomicity, atomicity_defaults
+  for name in ("get_default_temporary_path_class", "get_item_default_temporary_path_class"):
+    monkeypatch.setattr(atomicity_defaults, name, lambda *a, **k: atomicity.CommitFileTemporaryPath)
+  state = _state(source_model, step=1)
+  with Checkpointer(tmp_path, save_interval_steps=1, async_save=False) as ckpt:
+    ckpt.save(1, state)
+  assert (tmp_path / "1" / "commit_success.txt").exists()
+  shutil.copytree(tmp_path / "1", tmp_path / "2")  # a copy of step 1 minus the commit marker
+  (tmp_path / "2" / "commit_success.txt").unlink()
+  with Checkpointer(tmp_path, save_interval_steps=1) as ckpt:
+    assert ckpt.all_steps() == [1]
+    assert ckpt.restore(abstract_state(state))[1]["step"] == 1
+
+
+def test_nonfinite_params_are_not_saved(tmp_path, source_model):
+  state = _state(source_model)
+  bad = dict(state, params=jax.tree.map(lambda x: x, state["params"]))
+  bad["params"]["heads"]["mnli"]["out_proj"]["bias"] = jnp.array([0.0, jnp.nan, 1.0])
+  with Checkpointer(tmp_path, save_interval_steps=1, async_save=False) as ckpt:
+    ckpt.save(5, state)
+    with pytest.raises(ValueError, match=r"step 7.*heads.*mnli.*out_proj.*bias"):
+      ckpt.save(7, bad, force=True)
+    assert ckpt.all_steps() == [5]
+    with pytest.raises(TypeError, match="key_data"):
+      ckpt.save(8, dict(state, rng=jax.random.key(0)))
+
+
+def test_preemption_is_false_single_process(tmp_path):
+  with Checkpointer(tmp_path, save_interval_steps=10) as ckpt:
+    assert ckpt.reached_preemption(3) is False
+
+
+def test_initial_state_source_order(tmp_path, source_model):
+  own, prev = tmp_path / "own", tmp_path / "prev"
+  assert initial_state_source(own) == "pretrained"
+  assert not own.exists()  # asking never creates the workdir
+  with pytest.raises(FileNotFoundError, match="prev.*run that phase first"):
+    initial_state_source(own, prev)
+  state = _state(source_model)
+  with Checkpointer(prev, save_interval_steps=1) as ckpt:
+    ckpt.save(1, state)
+  assert initial_state_source(own, prev) == "previous_phase"
+  with Checkpointer(own, save_interval_steps=1) as ckpt:
+    ckpt.save(1, state)
+  assert initial_state_source(own, prev) == "resume"
+  assert initial_state_source(own) == "resume"
