@@ -80,7 +80,13 @@ for triple in "${STJ_GRID[@]}"; do
   fi
   launch=(bash "$STJ_DIR/launch.sh" --attach --run-name="$name"
     --config="$config_file:intermediate=$inter,target=$target,seed=$seed"
-    --workdir="$workdir" -- "${extra[@]}")
+    --workdir="$workdir")
+  # One intermediate model per (setting, seed), shared by all nine targets: phase 1 runs once and
+  # later targets find its COMPLETED marker and reuse its best checkpoint.
+  if [[ "$inter" != none ]]; then
+    launch+=(--config.intermediate_workdir="$root/intermediate/${inter}__seed${seed}")
+  fi
+  launch+=(-- "${extra[@]}")
   if stj_is_dry_run; then
     "${launch[@]}"  # prints its gcloud command
     planned+=("$name")
