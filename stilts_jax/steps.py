@@ -63,7 +63,7 @@ def task_loss(model, head: str, head_type: str, batch: Mapping[str, jax.Array],
 def make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
                     head_types: Mapping[str, str], *, state_sharding: Any = None,
                     batch_sharding: Any = None) -> Callable:
-  """`train_step(state, batch, head=name) -> (state, metrics)`, jitted with donated state.
+  """`train_step(state, batch, head_name) -> (state, metrics)`, jitted with donated state.
 
   A step whose loss or gradient is not finite leaves the state untouched and reports
   `finite=False`; the loop stops there, so a diverged update is never applied or checkpointed.
@@ -92,7 +92,8 @@ def make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
   if state_sharding is not None:
     kwargs = dict(in_shardings=(state_sharding, batch_sharding),
                   out_shardings=(state_sharding, None))
-  return jax.jit(train_step, static_argnames=("head",), donate_argnums=(0,), **kwargs)
+  # The head is static and positional: jit accepts no keyword arguments with in_shardings.
+  return jax.jit(train_step, static_argnums=(2,), donate_argnums=(0,), **kwargs)
 
 
 def predictions(model, head: str, head_type: str, batch: Mapping[str, jax.Array]):

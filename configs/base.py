@@ -1,0 +1,65 @@
+"""Defaults for every stilts-jax run: the paper's hyperparameters (jiant's X-STILTs setup).
+
+Phase hyperparameters follow `shared/reference/paper.md` §1: lr 1e-5, warmup 10 %, linear decay,
+AdamW (wd 0.01), clip 1.0; per target: XNLI 2 epochs / batch 32, PAWS-X 5 / 32, UD-POS 10 / 32,
+PAN-X 10 / 32, XQuAD / MLQA / TyDiQA 2 / 16; evaluate every 1000 steps on 500 English dev examples,
+early stop after 30 evaluations without improvement; retrieval from layer 14, mean pooled.
+The paper's intermediate-phase epochs are not published; 2 epochs at batch 32 is our default.
+
+`batch_size` is the effective (global) batch; `grad_accum` splits it into micro-batches when a
+device cannot hold it (jiant used 4 × 8 on one GPU; a TPU slice runs 32 × 1).
+"""
+
+import ml_collections
+from ml_collections import config_dict
+
+TARGETS = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba")
+INTERMEDIATES = ("anli_plus", "mnli", "qqp", "squad_v1", "squad_v2", "hellaswag", "cosmosqa",
+                 "commonsenseqa", "ccg")
+# target: (epochs, effective batch size, max length)
+TARGET_SCHEDULE = {
+    "xnli": (2, 32, 256), "pawsx": (5, 32, 256), "udpos": (10, 32, 256), "panx": (10, 32, 256),
+    "xquad": (2, 16, 384), "mlqa": (2, 16, 384), "tydiqa": (2, 16, 384),
+    "bucc2018": (0, 32, 512), "tatoeba": (0, 32, 512),
+}
+
+
+def phase(epochs: float, batch_size: int, max_length=None) -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict(dict(
+      learning_rate=1e-5, warmup_fraction=0.1, weight_decay=0.01, max_grad_norm=1.0,
+      epochs=float(epochs), batch_size=batch_size, grad_accum=1,
+      max_steps=config_dict.placeholder(int),   # overrides epochs (smoke tests)
+      max_length=config_dict.placeholder(int) if max_length is None else max_length,
+      sampler="proportional", temperature=1.0, examples_cap=config_dict.placeholder(int),
+      eval_every_steps=1000, eval_subset=500, patience=30, eval_batch_size=64,
+      log_every_steps=50, checkpoint_every_steps=1000, keep_checkpoints=2,
+  ))
+
+
+def get_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.mode = "train"                      # "train" | "eval" (re-evaluate finished runs)
+  c.seed = 1
+  c.model = ml_collections.ConfigDict(dict(
+      name="xlm-roberta-large",          # Hub id or local HF checkpoint directory
+      tokenizer="",                      # default: the model's own
+      dtype="bfloat16", param_dtype="float32", attention="xla"))
+  c.mesh = ml_collections.ConfigDict(dict(data=1, fsdp=-1, tensor=1))
+  c.intermediates = ("none",)            # "none" = XLM-R baseline; "mnli+squad_v1" = multi-task
+  c.targets = ("xnli",)
+  c.intermediate_workdir = ""            # share phase 1 across runs (tpu_scripts/sweep.sh sets it)
+  c.data = ml_collections.ConfigDict(dict(
+      overrides=ml_collections.ConfigDict(),  # {source or source/split[/lang]: local path}
+      cache_dir="",                      # feature cache; "" = no cache
+      buckets=(64, 128, 256, 384, 512),
+      train_limit=config_dict.placeholder(int),
+      eval_limit=config_dict.placeholder(int)))
+  c.intermediate_train = phase(2, 32)
+  c.target_train = ml_collections.ConfigDict(
+      {t: phase(e, b, L) for t, (e, b, L) in TARGET_SCHEDULE.items()})
+  c.eval = ml_collections.ConfigDict(dict(
+      splits=("validation", "test"),
+      languages=ml_collections.ConfigDict()))  # {target: "de,fr"}; default: every language
+  c.retrieval = ml_collections.ConfigDict(dict(layer=14, pooling="mean"))
+  c.demo = False
+  return c

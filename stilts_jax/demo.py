@@ -1,0 +1,45 @@
+"""The offline demo's assets: data, tokenizer and a tiny "pretrained" XLM-R, built once per workdir.
+
+Nothing is downloaded. `prepare` writes learnable multilingual data in the Hub schemas
+(`demo_data`), trains a sentencepiece tokenizer on it (`offline.build_tokenizer`), creates a tiny
+randomly initialised XLM-R and saves it as a Hugging Face checkpoint with `export_encoder`; the
+pipeline then loads all of it through the same code paths as a real run (`load_encoder`,
+`AutoTokenizer`, `load_examples`). The model is random, not pretrained: the demo shows the pipeline
+learning and transferring through shared sub-vocabulary, not XTREME-level numbers.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jax
+from etils import epath
+from flax import nnx
+
+from stilts_jax.demo_data import demo_texts, write_demo_data
+from stilts_jax.models import XLMRConfig, XLMREncoder, export_encoder
+from stilts_jax.offline import build_tokenizer
+
+
+def prepare(config, workdir: str | epath.Path) -> None:
+  """Builds (or reuses) the demo assets under WORKDIR/demo_assets and points `config` at them."""
+  assets = epath.Path(workdir) / "demo_assets"
+  model_dir, overrides_file = assets / "model", assets / "overrides.json"
+  if jax.process_index() == 0 and not overrides_file.exists():
+    overrides = write_demo_data(str(assets / "data"), seed=config.seed)
+    build_tokenizer(str(model_dir), demo_texts(overrides), vocab_size=config.demo_model.vocab_size)
+    from transformers import AutoTokenizer
+    vocab = len(AutoTokenizer.from_pretrained(str(model_dir)))
+    m = config.demo_model
+    cfg = XLMRConfig(vocab_size=vocab, hidden_size=m.hidden_size,
+                     num_hidden_layers=m.num_hidden_layers,
+                     num_attention_heads=m.num_attention_heads,
+                     intermediate_size=m.intermediate_size,
+                     max_position_embeddings=m.max_position_embeddings)
+    export_encoder(XLMREncoder(cfg, rngs=nnx.Rngs(config.seed)), str(model_dir))
+    overrides_file.write_text(json.dumps(overrides, indent=1))  # written last: marks completion
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    multihost_utils.sync_global_devices("stilts_jax.demo.prepare")
+  config.model.name = str(model_dir)
+  config.data.overrides = json.loads(overrides_file.read_text())

@@ -1,0 +1,242 @@
+"""Zero-shot evaluation over every language in one stream of fixed-shape batches.
+
+All (split, language) parts of a target task are featurized, concatenated, sorted by length and
+run through ONE stream of bucketed batches: one compile per length bucket (not per language), no
+host sync inside the loop (device results are only fetched once the stream is dispatched), and
+the per-language metrics come out of that single pass by slicing the gathered outputs. Every
+process feeds its slice of each global batch; padding rows are masked and dropped by their
+global row index, so each example is scored exactly once whatever the host and device counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from flax import nnx
+
+from stilts_jax import metrics, retrieval, steps
+from stilts_jax import sharding as shd
+from stilts_jax.data import (DEFAULT_BUCKETS, INDEX_KEY, eval_batches, process_slice, real_lengths,
+                             to_global_batch)
+from stilts_jax.features import postprocess, tagging_predictions_to_words
+from stilts_jax.tasks import TaskSpec, TaskType
+from stilts_jax.tasks.loading import LoadedSplit
+
+MODEL_INPUTS = ("input_ids", "attention_mask")
+# How per-token outputs are padded back to the full length T after bucketed batches.
+_OUTPUT_PAD = {"start_logits": -1e9, "end_logits": -1e9, "pred": -1}
+
+# Task metric names (TaskSpec.metrics) → the metric names of results rows.
+RESULT_METRIC = {
+    "accuracy": "accuracy", "f1": "f1", "token_accuracy": "accuracy", "seqeval_f1": "f1",
+    "squad_em": "exact_match", "squad_f1": "f1", "mlqa_em": "exact_match", "mlqa_f1": "f1",
+    "squad_v2_best_em": "exact_match", "squad_v2_best_f1": "f1",
+    "bucc_f1": "f1", "tatoeba_accuracy": "accuracy",
+}
+
+
+@dataclasses.dataclass
+class EvalPart:
+  """One (split, language) of a task: its examples and features."""
+  split: str
+  language: str
+  loaded: LoadedSplit
+  features: dict[str, np.ndarray]
+
+  @property
+  def rows(self) -> int:
+    return len(self.features["input_ids"])
+
+
+def run_stream(inputs: Mapping[str, np.ndarray], step: Callable[[dict], dict], mesh,
+               global_batch_size: int, buckets: Sequence[int] | None = DEFAULT_BUCKETS
+               ) -> dict[str, np.ndarray]:
+  """Runs `step(global_batch) -> {name: [B, ...]}` over all rows; outputs in row order.
+
+  Rows are sorted by length first, so batches fill buckets tightly and few buckets are used.
+  """
+  n = len(inputs["input_ids"])
+  full_len = inputs["input_ids"].shape[-1]
+  order = np.argsort(real_lengths(inputs), kind="stable")
+  ordered = {k: np.asarray(v)[order] for k, v in inputs.items()}
+  index, count = process_slice(mesh, global_batch_size=global_batch_size)
+  dispatched = []
+  for local in eval_batches(ordered, global_batch_size, index, count, buckets):
+    batch = to_global_batch(local, mesh)
+    out = step({k: batch[k] for k in batch if k != INDEX_KEY})
+    dispatched.append((batch[INDEX_KEY], out))  # device arrays: no sync yet
+  results: dict[str, np.ndarray] = {}
+  for rows, out in dispatched:
+    rows = shd.host_array(rows)
+    keep = rows >= 0
+    for name, value in out.items():
+      value = shd.host_array(value)[keep]
+      if value.ndim >= 2 and name in _OUTPUT_PAD and value.shape[1] < full_len:
+        pad = [(0, 0), (0, full_len - value.shape[1])] + [(0, 0)] * (value.ndim - 2)
+        value = np.pad(value, pad, constant_values=_OUTPUT_PAD[name])
+      if name not in results:
+        results[name] = np.zeros((n,) + value.shape[1:], value.dtype)
+      results[name][order[rows[keep]]] = value
+  return results
+
+
+def concat_parts(parts: Sequence[EvalPart], keys: Sequence[str] = MODEL_INPUTS
+                 ) -> dict[str, np.ndarray]:
+  lengths = {p.features["input_ids"].shape[1:] for p in parts}
+  if len(lengths) != 1:
+    raise ValueError(f"parts have different feature shapes {sorted(lengths)}; featurize every "
+                     "language with the same max_length.")
+  return {k: np.concatenate([p.features[k] for p in parts]) for k in keys}
+
+
+def _label_names(spec: TaskSpec, part: EvalPart) -> Sequence[str]:
+  names = part.loaded.label_names or spec.labels
+  if names is None:
+    raise ValueError(f"{spec.name}: no label names for {part.split}/{part.language}.")
+  return names
+
+
+def _binary_f1(gold: Sequence[int], pred: Sequence[int]) -> float:
+  gold, pred = np.asarray(gold), np.asarray(pred)
+  tp = int(((gold == 1) & (pred == 1)).sum())
+  denom = 2 * tp + int(((gold == 0) & (pred == 1)).sum()) + int(((gold == 1) & (pred == 0)).sum())
+  return 100.0 * 2 * tp / denom if denom else 0.0
+
+
+def score_part(spec: TaskSpec, part: EvalPart, outputs: Mapping[str, np.ndarray]
+               ) -> tuple[dict[str, float], list[Any]]:
+  """({task metric name: value}, per-example predictions) for one part."""
+  examples = part.loaded.examples
+  if any(getattr(e, "label", 0) is None for e in examples):
+    raise ValueError(f"{spec.name} {part.split}/{part.language} has no gold labels to score.")
+  task_type = TaskType(spec.task_type)
+  scores: dict[str, float] = {}
+  if task_type in (TaskType.CLASSIFICATION, TaskType.MULTIPLE_CHOICE):
+    pred = np.zeros(len(examples), np.int64)
+    pred[part.features["example_index"]] = outputs["pred"]
+    gold = [e.label for e in examples]
+    scores["accuracy"] = metrics.accuracy(gold, pred.tolist())
+    if "f1" in spec.metrics:
+      scores["f1"] = _binary_f1(gold, pred)
+    names = _label_names(spec, part) if task_type == TaskType.CLASSIFICATION else None
+    predictions = [names[p] if names else int(p) for p in pred]
+  elif task_type == TaskType.TAGGING:
+    names = _label_names(spec, part)
+    words = tagging_predictions_to_words(part.features, outputs["pred"], len(examples))
+    pred = [[names[max(p, 0)] for p in w] for w in words]
+    gold = [[names[l] for l in e.labels] for e in examples]
+    if "seqeval_f1" in spec.metrics:
+      scores["seqeval_f1"] = metrics.tagging_f1(gold, pred)
+    if "token_accuracy" in spec.metrics:
+      scores["token_accuracy"] = metrics.accuracy(sum(gold, []), sum(pred, []))
+    predictions = pred
+  elif task_type == TaskType.SPAN_QA:
+    texts = postprocess(examples, part.features, outputs["start_logits"], outputs["end_logits"],
+                        version_2_with_negative=spec.squad_v2)
+    refs = {e.guid: [a.text for a in e.answers] for e in examples}
+    if spec.squad_v2:
+      v2 = metrics.squad_v2(texts, refs)
+      scores["squad_v2_best_em"], scores["squad_v2_best_f1"] = v2["exact"], v2["f1"]
+    elif "mlqa_em" in spec.metrics:
+      r = metrics.mlqa_em_f1(texts, refs, part.language)
+      scores["mlqa_em"], scores["mlqa_f1"] = r["exact_match"], r["f1"]
+    else:
+      r = metrics.squad_em_f1(texts, refs)
+      scores["squad_em"], scores["squad_f1"] = r["exact_match"], r["f1"]
+    predictions = [texts.get(e.guid, "") for e in examples]
+  else:
+    raise ValueError(f"{spec.name}: task type {task_type.value} is scored by retrieval, not here.")
+  return scores, predictions
+
+
+def main_score(scores: Mapping[str, float]) -> float:
+  """The model-selection score: the mean of a task's metrics, as jiant ((EM+F1)/2 for QA)."""
+  return float(np.mean(list(scores.values())))
+
+
+def evaluate_parts(spec: TaskSpec, parts: Sequence[EvalPart], step: Callable[[dict], dict], mesh,
+                   global_batch_size: int, buckets: Sequence[int] | None = DEFAULT_BUCKETS
+                   ) -> list[tuple[EvalPart, dict[str, float], list[Any]]]:
+  """Scores every part of `spec` from one stream; returns (part, scores, predictions) per part."""
+  if not parts:
+    return []
+  outputs = run_stream(concat_parts(parts), step, mesh, global_batch_size, buckets)
+  results, start = [], 0
+  for part in parts:
+    sl = {k: v[start:start + part.rows] for k, v in outputs.items()}
+    start += part.rows
+    scores, preds = score_part(spec, part, sl)
+    results.append((part, scores, preds))
+  return results
+
+
+def result_rows(task: str, results, **fields) -> list[dict]:
+  """Tidy rows: one per (language, split, metric), values on 0–100, plus `fields` (intermediate…)."""
+  rows = []
+  for part, scores, _ in results:
+    for name, value in scores.items():
+      rows.append(dict(fields, target=task, language=part.language, split=part.split,
+                       metric=RESULT_METRIC.get(name, name), value=float(value)))
+  return rows
+
+
+def evaluate_retrieval_task(spec: TaskSpec, parts: Sequence[EvalPart], encoder, mesh,
+                            global_batch_size: int, buckets: Sequence[int] | None, *, layer: int,
+                            pooling: str = "mean", fields: Mapping[str, Any] | None = None,
+                            k: int = 4) -> list[dict]:
+  """BUCC / Tatoeba from the encoder's sentence embeddings, every language in one stream.
+
+  Tatoeba: English sentences query the other language's sentences (as jiant), accuracy@1.
+  BUCC: ratio-margin mining (k=4, "max"), the threshold tuned on the validation ("sample") gold
+  of each language and applied to its test split, as XTREME does.
+  """
+  fields = dict(fields or {})
+  graphdef, params = nnx.split(encoder, nnx.Param)
+  embed = steps.make_embed_step(graphdef, layer, pooling)
+  params = nnx.to_pure_dict(params)
+  sides = [(part, side) for part in parts for side in ("source", "target")]
+  inputs = {k2: np.concatenate([p.features[side][k2] for p, side in sides]) for k2 in MODEL_INPUTS}
+  emb = run_stream(inputs, lambda b: {"emb": embed(params, b)}, mesh, global_batch_size,
+                   buckets)["emb"]
+  by_side, start = {}, 0
+  for part, side in sides:
+    feats = part.features[side]
+    rows = emb[start:start + len(feats["input_ids"])]
+    start += len(feats["input_ids"])
+    examples = getattr(part.loaded.retrieval, side)
+    ordered = np.zeros((len(examples), rows.shape[1]), rows.dtype)
+    ordered[feats["example_index"]] = rows
+    by_side[(part.split, part.language, side)] = (examples, ordered)
+
+  out, thresholds = [], {}
+  # Validation first: BUCC's test threshold is the one tuned on validation.
+  for part in sorted(parts, key=lambda p: p.split != "validation"):
+    src, src_emb = by_side[(part.split, part.language, "source")]
+    trg, trg_emb = by_side[(part.split, part.language, "target")]
+    gold = part.loaded.retrieval.gold
+    row = dict(fields, target=spec.name, language=part.language, split=part.split)
+    if spec.name == "tatoeba":
+      src_pos = {e.guid: i for i, e in enumerate(src)}
+      trg_pos = {e.guid: i for i, e in enumerate(trg)}
+      query = trg_emb[[trg_pos[t] for _, t in gold]]
+      index = src_emb[[src_pos[s] for s, _ in gold]]
+      out.append(dict(row, metric="accuracy", value=metrics.tatoeba_accuracy(query, index)))
+      continue
+    candidates = retrieval.mine_bitext(
+        src_emb, trg_emb, [e.guid for e in src], [e.guid for e in trg], k=k,
+        src_texts=[e.text for e in src], trg_texts=[e.text for e in trg])
+    gold_set = set(map(tuple, gold))
+    if part.split == "validation":
+      thresholds[part.language] = metrics.bucc_optimal_threshold(candidates, gold_set)
+    if part.language not in thresholds:
+      raise ValueError(f"bucc2018 {part.split}/{part.language}: the threshold is tuned on the "
+                       "validation split; evaluate 'validation' too (config.eval.splits).")
+    scores = metrics.bucc_f1(candidates, gold_set, thresholds[part.language])
+    for name in ("f1", "precision", "recall"):
+      out.append(dict(row, metric=name, value=float(scores[name]),
+                      bucc_source=part.loaded.source_kind))
+  return out

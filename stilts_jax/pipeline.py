@@ -1,0 +1,245 @@
+"""The X-STILTs pipeline: pretrained XLM-R → English intermediate task(s) → each XTREME target task →
+zero-shot evaluation over every language → tidy results.
+
+Workdir layout (every phase resumes itself from its own checkpoints, so a killed or preempted run
+is simply started again with the same command):
+
+  WORKDIR/intermediate/<setting>/            phase 1: checkpoints/, tensorboard/, metrics.jsonl, COMPLETED
+  WORKDIR/target/<setting>__<target>/        phase 2: the same, plus results.jsonl
+  WORKDIR/predictions/<setting>/<target>/<split>-<lang>.jsonl
+  WORKDIR/results.jsonl, WORKDIR/results.md, WORKDIR/COMPLETED
+
+`<setting>` is an intermediate setting: "none" (the XLM-R baseline), a task ("mnli") or several
+trained together ("mnli+squad_v1"). `config.intermediate_workdir` points phase 1 elsewhere, so a
+grid of runs can share one intermediate model per setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from etils import epath
+from flax import nnx
+
+from stilts_jax import evaluate, steps
+from stilts_jax import sharding as shd
+from stilts_jax.checkpoint import has_checkpoint, restore_encoder
+from stilts_jax.features import featurize_split
+from stilts_jax.models import XLMREncoder, attach_heads, load_encoder
+from stilts_jax.tasks import TaskType, get_task, load_examples
+from stilts_jax.train import PhaseTask, train_phase
+
+log = logging.getLogger(__name__)
+COMPLETED = "COMPLETED"
+
+
+class Preempted(RuntimeError):
+  """The run saved a checkpoint at a preemption notice; relaunch the same command to resume."""
+
+
+@dataclasses.dataclass
+class Context:
+  config: Any
+  workdir: epath.Path
+  mesh: Any
+  tokenizer: Any
+
+  @property
+  def buckets(self) -> tuple[int, ...]:
+    return tuple(self.config.data.buckets)
+
+  def load(self, task: str, split: str, language: str, limit: int | None = None):
+    overrides = dict(self.config.data.overrides) or None
+    return load_examples(task, split, language, data_overrides=overrides, limit=limit)
+
+  def featurize(self, spec, loaded, max_length: int | None):
+    return featurize_split(spec, loaded, self.tokenizer, max_length=max_length,
+                           cache_dir=self.config.data.cache_dir or None)
+
+  def part(self, spec, split: str, language: str, limit: int | None, max_length: int | None):
+    loaded = self.load(spec.name, split, language, limit)
+    return evaluate.EvalPart(split, language, loaded, self.featurize(spec, loaded, max_length))
+
+  def is_main(self) -> bool:
+    return jax.process_index() == 0
+
+
+def setting_tasks(setting: str) -> list[str]:
+  return [] if setting == "none" else setting.split("+")
+
+
+def _mark_completed(path: epath.Path, **info) -> None:
+  if jax.process_index() == 0:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / COMPLETED).write_text(json.dumps(dict(info, time=time.time()), indent=1))
+
+
+def _pretrained_encoder(ctx: Context) -> XLMREncoder:
+  m = ctx.config.model
+  return load_encoder(m.name, dtype=jnp.dtype(m.dtype), param_dtype=jnp.dtype(m.param_dtype),
+                      attention=m.attention, mesh=ctx.mesh, tokenizer=ctx.tokenizer)
+
+
+def _phase_task(ctx: Context, spec, hp) -> PhaseTask:
+  """English training data of `spec` and its English dev subset for model selection.
+
+  The registry maps a target's train split to its English source (xnli → MNLI, xquad → SQuAD 1.1).
+  """
+  loaded = ctx.load(spec.name, "train", "en", ctx.config.data.get("train_limit"))
+  if loaded.num_skipped:
+    log.info("%s train: skipped %s", spec.name, dict(loaded.skipped))
+  features = ctx.featurize(spec, loaded, hp.max_length)
+  dev = [ctx.part(spec, "validation", "en", hp.eval_subset, hp.max_length)] \
+      if "validation" in spec.splits else []
+  return PhaseTask(head=spec.name, head_type=spec.task_type.value, train_features=features,
+                   dev_spec=spec, dev_parts=dev)
+
+
+def run_intermediate(ctx: Context, setting: str, directory: epath.Path) -> None:
+  """Phase 1: one shared encoder with a head per intermediate task, sampled per step."""
+  if (directory / COMPLETED).exists():
+    log.info("intermediate %s already completed in %s", setting, directory)
+    return
+  hp = ctx.config.intermediate_train
+  specs = [get_task(name) for name in setting_tasks(setting)]
+  encoder = _pretrained_encoder(ctx)
+  heads = {s.name: (s.task_type.value, s.num_labels or 1) for s in specs}
+  model = attach_heads(encoder, heads, mesh=ctx.mesh, seed=ctx.config.seed)
+  tasks = [_phase_task(ctx, s, hp) for s in specs]
+  outcome = train_phase(f"intermediate/{setting}", model, tasks, hp, ctx.mesh, directory,
+                        seed=ctx.config.seed, buckets=ctx.buckets)
+  if outcome.status == "preempted":
+    raise Preempted(f"preempted during intermediate {setting} at step {outcome.steps}")
+  _mark_completed(directory, status=outcome.status, steps=outcome.steps,
+                  best_step=outcome.best_step, best_score=outcome.best_score)
+
+
+def _handed_over_encoder(ctx: Context, intermediate_dir: epath.Path | None) -> XLMREncoder:
+  """The pretrained encoder, with the intermediate phase's best encoder weights when there is one."""
+  encoder = _pretrained_encoder(ctx)
+  if intermediate_dir is None:
+    return encoder
+  ckpt_dir = intermediate_dir / "checkpoints"
+  if not has_checkpoint(ckpt_dir):
+    raise FileNotFoundError(f"no intermediate checkpoint in {ckpt_dir}: run the intermediate "
+                            "phase first (it runs automatically unless mode='eval').")
+  abstract = evaluate_abstract(nnx.to_pure_dict(nnx.state(encoder, nnx.Param)))
+  nnx.update(encoder, restore_encoder(ckpt_dir, abstract, step="best"))
+  return encoder
+
+
+def evaluate_abstract(tree):
+  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), tree)
+
+
+def _eval_parts(ctx: Context, spec, max_length: int | None) -> list[evaluate.EvalPart]:
+  cfg = ctx.config.eval
+  parts = []
+  for split in [s for s in cfg.splits if s in spec.splits]:
+    chosen = cfg.languages.get(spec.name) if cfg.get("languages") else None
+    available = spec.languages_for(split)
+    languages = [l for l in chosen.split(",") if l in available] if chosen else available
+    for language in languages:
+      part = ctx.part(spec, split, language, ctx.config.data.get("eval_limit"), max_length)
+      if not part.loaded.examples:
+        log.warning("%s %s/%s has no examples; skipped", spec.name, split, language)
+        continue
+      parts.append(part)
+  return parts
+
+
+def _write_predictions(ctx: Context, setting: str, target: str, results) -> None:
+  if not ctx.is_main():
+    return
+  out = ctx.workdir / "predictions" / setting / target
+  out.mkdir(parents=True, exist_ok=True)
+  for part, _, preds in results:
+    guids = [e.guid for e in part.loaded.examples]
+    with (out / f"{part.split}-{part.language}.jsonl").open("w") as f:
+      for guid, pred in zip(guids, preds):
+        f.write(json.dumps({"guid": guid, "prediction": pred}, ensure_ascii=False) + "\n")
+
+
+def run_target(ctx: Context, setting: str, intermediate_dir: epath.Path | None,
+               target: str) -> list[dict]:
+  """Phase 2 (or retrieval): fresh head on the handed-over encoder, English training, zero-shot eval."""
+  directory = ctx.workdir / "target" / f"{setting}__{target}"
+  results_file = directory / "results.jsonl"
+  if (directory / COMPLETED).exists() and results_file.exists():
+    return [json.loads(line) for line in results_file.read_text().splitlines() if line]
+  spec = get_task(target)
+  hp = ctx.config.target_train[target]
+  fields = dict(intermediate=None if setting == "none" else setting, seed=ctx.config.seed,
+                model=str(ctx.config.model.name))
+  encoder = _handed_over_encoder(ctx, intermediate_dir)
+  if spec.task_type == TaskType.RETRIEVAL:
+    rows = evaluate.evaluate_retrieval_task(
+        spec, _eval_parts(ctx, spec, hp.max_length), encoder, ctx.mesh,
+        hp.eval_batch_size, ctx.buckets, layer=ctx.config.retrieval.layer,
+        pooling=ctx.config.retrieval.pooling, fields=fields)
+  else:
+    model = attach_heads(encoder, {target: (spec.task_type.value, spec.num_labels or 1)},
+                         mesh=ctx.mesh, seed=ctx.config.seed)
+    task = _phase_task(ctx, spec, hp)
+    outcome = train_phase(f"target/{setting}__{target}", model, [task], hp, ctx.mesh, directory,
+                          seed=ctx.config.seed, buckets=ctx.buckets)
+    if outcome.status == "preempted":
+      raise Preempted(f"preempted during {setting}__{target} at step {outcome.steps}")
+    graphdef = nnx.graphdef(model)
+    predict = steps.make_predict_step(graphdef, {target: spec.task_type.value})
+    step = lambda b: predict(outcome.params, b, head=target)
+    results = evaluate.evaluate_parts(spec, _eval_parts(ctx, spec, hp.max_length), step,
+                                      ctx.mesh, hp.eval_batch_size, ctx.buckets)
+    _write_predictions(ctx, setting, target, results)
+    rows = evaluate.result_rows(target, results, **fields)
+  if ctx.is_main():
+    directory.mkdir(parents=True, exist_ok=True)
+    results_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+  _mark_completed(directory, rows=len(rows))
+  return rows
+
+
+def run(config, workdir: str | epath.Path) -> list[dict]:
+  """Runs every (intermediate setting × target) of `config` in `workdir`; returns the result rows."""
+  from transformers import AutoTokenizer
+  workdir = epath.Path(workdir)
+  mesh = shd.make_mesh(dict(config.mesh))
+  tokenizer = AutoTokenizer.from_pretrained(config.model.tokenizer or config.model.name)
+  ctx = Context(config, workdir, mesh, tokenizer)
+  rows: list[dict] = []
+  for setting in config.intermediates:
+    inter_dir = None
+    if setting != "none":
+      inter_dir = epath.Path(config.intermediate_workdir) if config.get("intermediate_workdir") \
+          else workdir / "intermediate" / setting
+      if config.mode == "train":
+        run_intermediate(ctx, setting, inter_dir)
+    for target in config.targets:
+      rows += run_target(ctx, setting, inter_dir, target)
+  if ctx.is_main():
+    write_results(workdir, rows)
+  _mark_completed(workdir, rows=len(rows))
+  return rows
+
+
+def write_results(workdir: epath.Path, rows: list[dict]) -> None:
+  """results.jsonl (tidy rows) and results.md (the XTREME-style summary table)."""
+  from stilts_jax import report
+  workdir.mkdir(parents=True, exist_ok=True)
+  (workdir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+  try:
+    summary = report.build_summary(report.load_results([workdir]), split="validation")
+    (workdir / "results.md").write_text(report.to_markdown(summary))
+  except report.ResultsError as e:  # e.g. only test rows; the JSONL is still complete
+    (workdir / "results.md").write_text(f"No summary table: {e}\n")
+
+
+def results_markdown(workdir: str | epath.Path) -> str:
+  path = epath.Path(workdir) / "results.md"
+  return path.read_text() if path.exists() else ""

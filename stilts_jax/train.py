@@ -1,0 +1,205 @@
+"""One training phase (intermediate or target): sharded steps, periodic English-dev evaluation, best
+checkpoint, early stopping, preemption, and a clear stop on a diverged loss.
+
+The loop reads top to bottom: build the batches and the optimizer, resume or start, then for each
+step pick the task (multi-task phases sample one per step), feed its step-indexed batch, log,
+evaluate and checkpoint. Everything that decides *which* data a step sees is a pure function of
+(seed, step), so a resumed run continues bit-identically on the same mesh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from etils import epath
+from flax import nnx
+
+from stilts_jax import evaluate, optim, sampling, steps
+from stilts_jax import sharding as shd
+from stilts_jax.checkpoint import Checkpointer
+from stilts_jax.data import DEFAULT_BUCKETS, TrainBatches, process_slice, to_global_batch
+from stilts_jax.models import TaskModel
+from stilts_jax.tasks import TaskSpec
+from stilts_jax.tracking import Tracker
+
+# The feature arrays each loss reads (QA offsets and the like stay on the host).
+TRAIN_KEYS = {
+    "classification": ("input_ids", "attention_mask", "label"),
+    "multiple_choice": ("input_ids", "attention_mask", "label"),
+    "tagging": ("input_ids", "attention_mask", "labels"),
+    "span_qa": ("input_ids", "attention_mask", "start_positions", "end_positions"),
+    "mlm": ("input_ids", "attention_mask", "labels"),
+}
+
+
+class TrainingDiverged(RuntimeError):
+  """The loss or gradient became non-finite; the state before that step is the last good one."""
+
+
+@dataclasses.dataclass
+class PhaseTask:
+  """One task trained in a phase: its head, training features, and English dev parts."""
+  head: str
+  head_type: str
+  train_features: Mapping[str, np.ndarray]
+  dev_spec: TaskSpec | None = None
+  dev_parts: Sequence[evaluate.EvalPart] = ()
+
+
+@dataclasses.dataclass
+class PhaseOutcome:
+  status: str                  # "completed" | "early_stopped" | "preempted"
+  steps: int                   # steps run in total (this and earlier attempts)
+  best_step: int | None
+  best_score: float | None
+  params: Any                  # best (else last) params, pure dict, sharded
+
+
+def _train_state(params, tx, seed: int) -> dict:
+  # tx.init under jit keeps the Adam moments sharded exactly like the parameters they follow.
+  return {"params": params, "opt_state": jax.jit(tx.init)(params), "step": jnp.int32(0),
+          "rng": jax.random.key_data(jax.random.key(seed))}
+
+
+def _abstract(tree):
+  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), tree)
+
+
+def dev_score(params, predict_step, tasks: Sequence[PhaseTask], mesh, batch_size: int,
+              buckets) -> float | None:
+  """Mean over tasks of the main English-dev score (jiant's EqualMetricAggregator)."""
+  scores = []
+  for task in tasks:
+    if not task.dev_parts:
+      continue
+    step = lambda b, head=task.head: predict_step(params, b, head=head)
+    results = evaluate.evaluate_parts(task.dev_spec, task.dev_parts, step, mesh, batch_size,
+                                      buckets)
+    scores.append(np.mean([evaluate.main_score(s) for _, s, _ in results]))
+  return float(np.mean(scores)) if scores else None
+
+
+def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mesh,
+                workdir: str | epath.Path, *, seed: int,
+                buckets: Sequence[int] = DEFAULT_BUCKETS) -> PhaseOutcome:
+  """Trains `model` on `tasks` under hyperparameters `hp` (a ConfigDict, see configs/base.py)."""
+  workdir = epath.Path(workdir)
+  graphdef, params = nnx.split(model, nnx.Param)
+  params = nnx.to_pure_dict(params)
+  head_types = {t.head: t.head_type for t in tasks}
+
+  ##### Batches, step budget, optimizer ########################################################
+  if hp.batch_size % hp.grad_accum:
+    raise ValueError(f"batch_size {hp.batch_size} is not divisible by grad_accum {hp.grad_accum}.")
+  micro = hp.batch_size // hp.grad_accum
+  index, count = process_slice(mesh, global_batch_size=micro)
+  batches = {t.head: TrainBatches({k: t.train_features[k] for k in TRAIN_KEYS[t.head_type]},
+                                  micro, seed, index, count, buckets, group_by_length=True)
+             for t in tasks}
+  steps_per_epoch = {h: b.steps_per_epoch for h, b in batches.items()}
+  total = hp.get("max_steps") or sampling.total_steps(steps_per_epoch, hp.epochs)
+  total = math.ceil(total / hp.grad_accum) * hp.grad_accum  # whole optimizer updates only
+  tx = optim.make_optimizer(learning_rate=hp.learning_rate, total_updates=total // hp.grad_accum,
+                            warmup_fraction=hp.warmup_fraction, weight_decay=hp.weight_decay,
+                            max_grad_norm=hp.max_grad_norm, grad_accum_steps=hp.grad_accum)
+  probs = sampling.task_probabilities({h: b.num_examples for h, b in batches.items()},
+                                      hp.sampler, hp.temperature, hp.get("examples_cap"))
+  names, task_ids, task_steps = sampling.task_schedule(probs, total, seed)
+
+  ##### Resume or start ########################################################################
+  with jax.set_mesh(mesh):
+    state = _train_state(params, tx, seed)
+  ckpt = Checkpointer(workdir / "checkpoints", save_interval_steps=hp.checkpoint_every_steps,
+                      max_to_keep=hp.keep_checkpoints, best_metric="score", best_mode="max")
+  history = {"best_step": None, "best_score": None, "evals_since_best": 0}
+  if ckpt.latest_step() is not None:
+    state, meta = ckpt.restore(_abstract(state))
+    history.update({k: meta[k] for k in history if k in (meta or {})})
+  start = int(state["step"])
+  state_sharding = jax.tree.map(lambda x: x.sharding, state)
+  train_step = steps.make_train_step(graphdef, tx, head_types, state_sharding=state_sharding,
+                                     batch_sharding=shd.batch_sharding(mesh))
+  predict_step = steps.make_predict_step(graphdef, head_types)
+  tracker = Tracker(workdir, name, total, start)
+  tracker.note(f"[{name}] {total} steps ({', '.join(f'{h}: {p:.2f}' for h, p in probs.items())}),"
+               f" batch {hp.batch_size} = {micro} x {hp.grad_accum}, {mesh.devices.size} devices,"
+               f" resuming at step {start}" if start else
+               f"[{name}] {total} steps, batch {hp.batch_size} = {micro} x {hp.grad_accum}, "
+               f"{mesh.devices.size} devices")
+
+  pending: list[tuple[int, dict]] = []
+  examples_since_log = 0
+
+  def flush(done: int) -> None:
+    nonlocal examples_since_log
+    if not pending:
+      return
+    fetched = jax.device_get([m for _, m in pending])
+    for (step, _), m in zip(pending, fetched):
+      if not bool(m["finite"]):
+        last = ckpt.latest_step()
+        raise TrainingDiverged(
+            f"[{name}] loss or gradient became non-finite at step {step} (loss={m['loss']}, "
+            f"grad_norm={m['grad_norm']}); that update was not applied. The last good checkpoint "
+            f"is step {last} in {ckpt.directory}. Lower the learning rate or check the data.")
+    values = {"loss": float(np.mean([m["loss"] for m in fetched])),
+              "grad_norm": float(np.mean([m["grad_norm"] for m in fetched]))}
+    tracker.progress(done, examples_since_log, values)
+    pending.clear()
+    examples_since_log = 0
+
+  ##### The loop ###############################################################################
+  status = "completed"
+  done = start
+  for step in range(start, total):
+    head = names[task_ids[step]]
+    local = batches[head].batch_at(int(task_steps[step]))
+    state, metrics = train_step(state, to_global_batch(local, mesh), head)
+    pending.append((step, metrics))
+    examples_since_log += micro
+    done = step + 1
+    is_eval = done % hp.eval_every_steps == 0 or done == total
+    if done % hp.log_every_steps == 0 or is_eval or ckpt.should_save(done):
+      flush(done)
+    if is_eval:
+      score = dev_score(state["params"], predict_step, tasks, mesh, hp.eval_batch_size, buckets)
+      if score is not None:
+        tracker.scalars(done, {"score": score}, prefix="dev")
+        if history["best_score"] is None or score > history["best_score"]:
+          history.update(best_step=done, best_score=score, evals_since_best=0)
+        else:
+          history["evals_since_best"] += 1
+      ckpt.save(done, state, metrics=None if score is None else {"score": score},
+                metadata=history, force=True)
+      if history["evals_since_best"] >= hp.patience:
+        tracker.note(f"[{name}] early stop at step {done}: no dev improvement in {hp.patience} "
+                     f"evaluations (best {history['best_score']:.2f} at step "
+                     f"{history['best_step']}).")
+        status = "early_stopped"
+        break
+    elif ckpt.should_save(done):
+      ckpt.save(done, state, metadata=history)  # periodic: no dev score, so never "best"
+    if ckpt.reached_preemption(done):
+      flush(done)
+      ckpt.save(done, state, metadata=history, force=True)
+      status = "preempted"
+      break
+  flush(done)
+  ckpt.wait_until_finished()
+  tracker.close()
+
+  ##### Hand back the best parameters ##########################################################
+  params = state["params"]
+  # Orbax's ranking decides which step was kept as best (on a tie it keeps the later one).
+  best = ckpt.best_step() if history["best_step"] is not None else None
+  if status != "preempted" and best is not None and best != done:
+    params = ckpt.restore(_abstract(state), step=best)[0]["params"]
+  ckpt.close()
+  return PhaseOutcome(status=status, steps=done, best_step=best,
+                      best_score=history["best_score"], params=params)
