@@ -36,13 +36,14 @@ def get_config(arg: str = ""):
   from stilts_jax.demo_data import DEMO_LANGUAGES
   c.eval.languages = ml_collections.ConfigDict({t: ",".join(DEMO_LANGUAGES[t]) for t in TARGETS})
   # A random-init model needs a far larger learning rate than fine-tuning XLM-R (1e-5).
-  c.intermediate_train = base.phase(epochs=1, batch_size=32, max_length=64)
-  c.intermediate_train.update(learning_rate=2e-3, eval_every_steps=50, log_every_steps=10,
+  c.intermediate_train = base.phase(epochs=3, batch_size=32, max_length=64)
+  c.intermediate_train.update(learning_rate=1e-3, eval_every_steps=50, log_every_steps=10,
                               eval_subset=200, patience=5, checkpoint_every_steps=50,
                               eval_batch_size=64)
+  epochs = {"xnli": 4.0, "panx": 2.0, "xquad": 4.0, "tatoeba": 0.0}
   for target in TARGETS:
     hp = c.target_train[target]
-    hp.update(learning_rate=2e-3, epochs=2.0, batch_size=32, max_length=128 if target == "xquad"
-              else 64, eval_every_steps=40, log_every_steps=10, eval_subset=200, patience=5,
+    hp.update(learning_rate=1e-3, epochs=epochs[target], batch_size=32,
+              max_length=128 if target == "xquad" else 64, eval_every_steps=40, log_every_steps=10, eval_subset=200, patience=5,
               checkpoint_every_steps=40, eval_batch_size=64)
   return c

@@ -229,15 +229,23 @@ def run(config, workdir: str | epath.Path) -> list[dict]:
 
 
 def write_results(workdir: epath.Path, rows: list[dict]) -> None:
-  """results.jsonl (tidy rows) and results.md (the XTREME-style summary table)."""
+  """results.jsonl (tidy rows), results.md / results.csv (XTREME summary) and plots/*.png."""
   from stilts_jax import report
   workdir.mkdir(parents=True, exist_ok=True)
   (workdir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
   try:
     summary = report.build_summary(report.load_results([workdir]), split="validation")
-    (workdir / "results.md").write_text(report.to_markdown(summary))
   except report.ResultsError as e:  # e.g. only test rows; the JSONL is still complete
     (workdir / "results.md").write_text(f"No summary table: {e}\n")
+    return
+  (workdir / "results.md").write_text(report.to_markdown(summary))
+  (workdir / "results.csv").write_text(report.to_csv(summary))
+  plots = workdir / "plots"
+  plots.mkdir(exist_ok=True)
+  for target in sorted({r["target"] for r in rows}):
+    report.plot_per_language(summary, target, plots / f"per_language_{target}.png")
+  if None in {r["intermediate"] for r in rows} and len({r["intermediate"] for r in rows}) > 1:
+    report.plot_gains_heatmap(summary, plots / "gains_heatmap.png")
 
 
 def results_markdown(workdir: str | epath.Path) -> str:
