@@ -46,3 +46,21 @@ def tokenizer_dir(tmp_path_factory):
 def tokenizer(tokenizer_dir):
   from transformers import AutoTokenizer
   return AutoTokenizer.from_pretrained(tokenizer_dir)
+
+
+def _has_platform(name: str) -> bool:
+  import jax
+  try:
+    return bool(jax.devices(name))
+  except RuntimeError:
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+  """`gpu`/`tpu`-marked tests skip cleanly (with the reason) where that accelerator is absent."""
+  for marker, platform in (("gpu", "gpu"), ("tpu", "tpu")):
+    marked = [item for item in items if marker in item.keywords]
+    if marked and not _has_platform(platform):
+      skip = pytest.mark.skip(reason=f"needs a {platform.upper()} (none visible to JAX)")
+      for item in marked:
+        item.add_marker(skip)
