@@ -25,11 +25,12 @@ def _workdir(root, inter, value, split="validation"):
 def test_end_to_end(tmp_path, capsys):
   base = _workdir(tmp_path / "base", None, 60.0)
   hella = _workdir(tmp_path / "hellaswag", "hellaswag", 64.5)
-  pred = hella / "predictions" / "xnli"
+  # The pipeline's layout: predictions/<intermediate setting>/<target>/<split>-<lang>.jsonl
+  pred = hella / "predictions" / "hellaswag" / "xnli"
   pred.mkdir(parents=True)
   (pred / "test-en.jsonl").write_text(json.dumps({"guid": "g", "prediction": "neutral"}) + "\n")
-  (base / "predictions" / "pawsx").mkdir(parents=True)
-  (base / "predictions" / "pawsx" / "test-de.jsonl").write_text(
+  (base / "predictions" / "none" / "pawsx").mkdir(parents=True)
+  (base / "predictions" / "none" / "pawsx" / "test-de.jsonl").write_text(
       json.dumps({"guid": "g", "prediction": "1"}) + "\n")
   out = tmp_path / "out"
   assert main([str(base), str(hella), "--out", str(out), "--submission"]) == 0
@@ -45,9 +46,9 @@ def test_end_to_end(tmp_path, capsys):
                                                            for t in TARGETS]:
     data = (out / name).read_bytes()
     assert data and (not name.endswith(".png") or data[:4] == b"\x89PNG")
-  assert (out / "submission/hellaswag/xnli/test-en.tsv").read_text() == "neutral\n"
-  assert (out / "submission/base/pawsx/test-de.tsv").read_text() == "1\n"
-  assert "submission hellaswag/xnli lacks test languages" in captured.err
+  assert (out / "submission/hellaswag/hellaswag/xnli/test-en.tsv").read_text() == "neutral\n"
+  assert (out / "submission/base/none/pawsx/test-de.tsv").read_text() == "1\n"
+  assert "submission hellaswag/hellaswag/xnli lacks test languages" in captured.err
 
 
 def test_test_split_and_no_baseline(tmp_path, capsys):

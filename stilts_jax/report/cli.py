@@ -38,10 +38,13 @@ def _submissions(workdirs: Sequence[Path], out: Path) -> None:
     raise SubmissionError(f"Workdir names must be distinct for --submission, got {names}.")
   for w, name in zip(workdirs, names):
     pred = (w if w.is_dir() else w.parent) / "predictions"
-    written = write_submission(pred, out / "submission" / name)
-    for target, langs in missing_languages(written).items():
-      print(f"warning: submission {name}/{target} lacks test languages: {' '.join(langs)}",
-            file=sys.stderr)
+    # The pipeline writes predictions/<intermediate setting>/<target>/test-<lang>.jsonl: one
+    # submission per setting (a workdir may hold a grid of settings).
+    for setting in sorted(p for p in pred.iterdir() if p.is_dir()) if pred.is_dir() else []:
+      written = write_submission(setting, out / "submission" / name / setting.name)
+      for target, langs in missing_languages(written).items():
+        print(f"warning: submission {name}/{setting.name}/{target} lacks test languages: "
+              f"{' '.join(langs)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
