@@ -43,10 +43,14 @@ def task_loss(model, head: str, head_type: str, batch: Mapping[str, jax.Array],
               dropout_rng: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
   """Mean loss over the batch's labelled units (rows, or tokens for tagging/MLM) and their count."""
   rows = _row_weights(batch)
-  outputs = model(head, batch["input_ids"], batch["attention_mask"], dropout_rng=dropout_rng)
+  # Packed rows carry several examples: segment ids, and for classification each one's <s>.
+  packed = {k: batch[k] for k in ("segment_ids", "cls_positions") if k in batch}
+  outputs = model(head, batch["input_ids"], batch["attention_mask"], dropout_rng=dropout_rng,
+                  **packed)
   if head_type in ("classification", "multiple_choice"):
-    labels = batch["label"]
-    total, count = _cross_entropy(outputs, labels, rows * (labels >= 0))
+    labels = batch["label"]  # [B], or [B, S] packed (-1 = empty slot)
+    weights = rows.reshape(rows.shape + (1,) * (labels.ndim - 1)) * (labels >= 0)
+    total, count = _cross_entropy(outputs, labels, weights)
   elif head_type in ("tagging", "mlm"):
     labels = batch["labels"]
     total, count = _cross_entropy(outputs, labels, rows[:, None] * (labels != IGNORE_INDEX))
@@ -79,7 +83,7 @@ def make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
     (loss, count), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
     updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
     params = optax.apply_updates(state["params"], updates)
-    grad_norm = optax.global_norm(grads)
+    grad_norm = optax.tree.norm(grads)
     finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
     keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
     new_state = dict(state, params=keep(params, state["params"]),

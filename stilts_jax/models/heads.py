@@ -135,7 +135,11 @@ class TaskModel(nnx.Module):
                            for name, (t, n) in heads.items()})
 
   def __call__(self, head: str, input_ids: jax.Array, attention_mask: jax.Array | None = None,
-               *, dropout_rng: jax.Array | None = None):
+               *, dropout_rng: jax.Array | None = None, segment_ids: jax.Array | None = None,
+               cls_positions: jax.Array | None = None):
+    """Logits of `head`. Packed rows (several examples per row) pass `segment_ids` [B, T]; packed
+    classification also passes `cls_positions` [B, S], each example's `<s>` index, and gets
+    logits [B, S, L]."""
     if head not in self.heads:
       raise KeyError(f"no head named {head!r}; this model has {sorted(self.heads)}.")
     choice_shape = None
@@ -147,8 +151,18 @@ class TaskModel(nnx.Module):
       input_ids = input_ids.reshape(-1, input_ids.shape[-1])
       if attention_mask is not None:
         attention_mask = attention_mask.reshape(-1, attention_mask.shape[-1])
-    out = self.encoder(input_ids, attention_mask, dropout_rng=dropout_rng)
+    out = self.encoder(input_ids, attention_mask, dropout_rng=dropout_rng,
+                       segment_ids=segment_ids)
     dropout = Dropout(None if dropout_rng is None else jax.random.fold_in(dropout_rng, 1 << 20))
+    if cls_positions is not None:
+      if self.head_types[head] != "classification":
+        raise ValueError(f"cls_positions (packed examples) apply to classification heads; "
+                         f"{head!r} is {self.head_types[head]}.")
+      b, s = cls_positions.shape
+      firsts = jnp.take_along_axis(out.last_hidden_state, cls_positions[..., None], axis=1)
+      out = EncoderOutput(last_hidden_state=firsts.reshape(b * s, 1, -1), pooler_output=None,
+                          hidden_states=None)
+      return self.heads[head](out, dropout, self.encoder).reshape(b, s, -1)
     logits = self.heads[head](out, dropout, self.encoder)
     if choice_shape is not None:
       logits = logits.reshape(choice_shape)

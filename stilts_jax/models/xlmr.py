@@ -99,10 +99,24 @@ class Dropout:
     return jnp.where(keep, x / (1.0 - rate), 0).astype(x.dtype)
 
 
-def roberta_position_ids(input_ids: jax.Array, pad_token_id: int) -> jax.Array:
-  """RoBERTa positions: count real tokens from pad_token_id + 1; padding keeps pad_token_id."""
+def roberta_position_ids(input_ids: jax.Array, pad_token_id: int,
+                         segment_ids: jax.Array | None = None) -> jax.Array:
+  """RoBERTa positions: count real tokens from pad_token_id + 1; padding keeps pad_token_id.
+
+  With `segment_ids` (packed rows: 1, 2, ... per example, 0 = padding) the count restarts at every
+  segment, so each packed example sees exactly the positions it would see alone.
+  """
   not_pad = (input_ids != pad_token_id).astype(jnp.int32)
-  return jnp.cumsum(not_pad, axis=-1) * not_pad + pad_token_id
+  count = jnp.cumsum(not_pad, axis=-1)
+  if segment_ids is not None:
+    t = jnp.arange(input_ids.shape[-1])
+    starts = jnp.concatenate([jnp.ones_like(segment_ids[:, :1], bool),
+                              segment_ids[:, 1:] != segment_ids[:, :-1]], axis=-1)
+    start_index = jax.lax.cummax(jnp.where(starts, t, 0), axis=1)
+    before = jnp.take_along_axis(count - not_pad, start_index, axis=-1)  # real tokens before it
+    count = count - before
+    not_pad = not_pad * (segment_ids > 0)
+  return count * not_pad + pad_token_id
 
 
 class Embeddings(nnx.Module):
@@ -115,8 +129,9 @@ class Embeddings(nnx.Module):
     self.token_type_embeddings = Embed(cfg.type_vocab_size, h, (None, "embed"), cfg, rngs)
     self.layer_norm = LayerNorm(h, cfg)
 
-  def __call__(self, input_ids, token_type_ids, dropout: Dropout) -> jax.Array:
-    positions = roberta_position_ids(input_ids, self.cfg.pad_token_id)
+  def __call__(self, input_ids, token_type_ids, dropout: Dropout,
+               segment_ids: jax.Array | None = None) -> jax.Array:
+    positions = roberta_position_ids(input_ids, self.cfg.pad_token_id, segment_ids)
     x = (self.word_embeddings(input_ids) + self.position_embeddings(positions)
          + self.token_type_embeddings(token_type_ids))
     return dropout(self.layer_norm(x), self.cfg.hidden_dropout_prob)
@@ -134,7 +149,9 @@ class SelfAttention(nnx.Module):
     self.value = Dense(h, h, ("embed", "heads"), cfg, rngs)
     self.output = Dense(h, h, ("heads", "embed"), cfg, rngs)
 
-  def __call__(self, x: jax.Array, mask: jax.Array, dropout: Dropout) -> jax.Array:
+  def __call__(self, x: jax.Array, mask: jax.Array, dropout: Dropout,
+               lengths: jax.Array | None = None) -> jax.Array:
+    """`mask` [B, 1, 1 or T, T] (True = may attend); `lengths` set ⇒ plain right padding."""
     cfg = self.cfg
     b, t, _ = x.shape
     split = lambda y: y.reshape(b, t, cfg.num_attention_heads, cfg.head_dim)
@@ -143,21 +160,20 @@ class SelfAttention(nnx.Module):
     if cfg.attention == "reference" or (dropout.active and rate > 0):
       # The fused kernels have no attention-probability dropout; training with it uses this path.
       out = _reference_attention(q, k, v, mask, lambda p: dropout(p, rate))
-    elif cfg.attention == "cudnn":
+    elif cfg.attention == "cudnn" and lengths is not None:
       # cuDNN's fast path takes lengths, which assumes right padding (what our batches use).
-      lengths = mask.sum(-1).astype(jnp.int32)
       out = jax.nn.dot_product_attention(q, k, v, query_seq_lengths=lengths,
                                          key_value_seq_lengths=lengths, implementation="cudnn")
-    else:
-      out = jax.nn.dot_product_attention(q, k, v, mask=mask[:, None, None, :],
-                                         implementation="xla")
+    else:  # xla everywhere; cuDNN with a packed (block-diagonal) mask
+      impl = "cudnn" if cfg.attention == "cudnn" else "xla"
+      out = jax.nn.dot_product_attention(q, k, v, mask=mask, implementation=impl)
     return self.output(out.reshape(b, t, cfg.hidden_size))
 
 
 def _reference_attention(q, k, v, mask, drop_probs):
   """softmax(q k^T / sqrt(d) + mask) v with the softmax in float32."""
   scores = jnp.einsum("btnd,bsnd->bnts", q, k).astype(jnp.float32) / math.sqrt(q.shape[-1])
-  scores = jnp.where(mask[:, None, None, :], scores, jnp.finfo(jnp.float32).min)
+  scores = jnp.where(mask, scores, jnp.finfo(jnp.float32).min)
   probs = drop_probs(jax.nn.softmax(scores, axis=-1)).astype(v.dtype)
   return jnp.einsum("bnts,bsnd->btnd", probs, v)
 
@@ -173,9 +189,10 @@ class Layer(nnx.Module):
     self.output = Dense(cfg.intermediate_size, cfg.hidden_size, ("mlp", "embed"), cfg, rngs)
     self.output_norm = LayerNorm(cfg.hidden_size, cfg)
 
-  def __call__(self, x: jax.Array, mask: jax.Array, dropout: Dropout) -> jax.Array:
+  def __call__(self, x: jax.Array, mask: jax.Array, dropout: Dropout,
+               lengths: jax.Array | None = None) -> jax.Array:
     rate = self.cfg.hidden_dropout_prob
-    x = self.attention_norm(x + dropout(self.attention(x, mask, dropout), rate))
+    x = self.attention_norm(x + dropout(self.attention(x, mask, dropout, lengths), rate))
     h = jax.nn.gelu(self.intermediate(x), approximate=False)
     return self.output_norm(x + dropout(self.output(h), rate))
 
@@ -207,7 +224,10 @@ class XLMREncoder(nnx.Module):
 
   def __call__(self, input_ids: jax.Array, attention_mask: jax.Array | None = None,
                token_type_ids: jax.Array | None = None, *, output_hidden_states: bool = False,
-               dropout_rng: jax.Array | None = None) -> EncoderOutput:
+               dropout_rng: jax.Array | None = None,
+               segment_ids: jax.Array | None = None) -> EncoderOutput:
+    """Encodes `input_ids` [B, T]; `segment_ids` [B, T] (1, 2, ... per packed example, 0 = pad)
+    makes attention block-diagonal and restarts positions, so packed examples never interact."""
     cfg = self.cfg
     if input_ids.ndim != 2:
       raise ValueError(f"input_ids must be [batch, length]; got shape {input_ids.shape}.")
@@ -218,12 +238,17 @@ class XLMREncoder(nnx.Module):
       attention_mask = input_ids != cfg.pad_token_id
     if token_type_ids is None:
       token_type_ids = jnp.zeros_like(input_ids)
-    mask = attention_mask.astype(bool)
+    keys = attention_mask.astype(bool)
+    if segment_ids is None:
+      mask, lengths = keys[:, None, None, :], keys.sum(-1).astype(jnp.int32)
+    else:
+      same = segment_ids[:, :, None] == segment_ids[:, None, :]
+      mask, lengths = (same & keys[:, None, :])[:, None], None
     dropout = Dropout(dropout_rng)
-    x = self.embeddings(input_ids, token_type_ids, dropout)
+    x = self.embeddings(input_ids, token_type_ids, dropout, segment_ids)
     hidden = [x]
     for layer in self.layers:
-      x = layer(x, mask, dropout)
+      x = layer(x, mask, dropout, lengths)
       hidden.append(x)
     pooled = self.pooler(x) if self.pooler is not None else None
     return EncoderOutput(last_hidden_state=x, pooler_output=pooled,
