@@ -124,3 +124,21 @@ def test_bad_packing_inputs():
   with pytest.raises(ValueError, match="multiple-choice and QA windows are not packed"):
     pack_features({"input_ids": f["input_ids"][:, None], "attention_mask":
                    f["attention_mask"][:, None], "label": f["label"]}, 48)
+
+
+def test_remat_gives_the_same_loss_and_gradients():
+  """Rematerialisation trades compute for memory; it must not change the numbers (dropout on)."""
+  f = _features(4)
+  batch = {k: jnp.asarray(f[k]) for k in ("input_ids", "attention_mask", "label")}
+  grads = []
+  for remat in (False, True):
+    m = TaskModel(CFG.replace(remat=remat), {"cls": ("classification", 3)}, rngs=nnx.Rngs(0))
+    graphdef, params = nnx.split(m, nnx.Param)
+
+    def loss(p):
+      return steps.task_loss(nnx.merge(graphdef, p), "cls", "classification", batch,
+                             jax.random.key(7))[0]
+    grads.append(jax.jit(jax.value_and_grad(loss))(nnx.to_pure_dict(params)))
+  np.testing.assert_allclose(float(grads[0][0]), float(grads[1][0]), rtol=1e-6)
+  for a, b in zip(jax.tree.leaves(grads[0][1]), jax.tree.leaves(grads[1][1])):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)

@@ -38,6 +38,7 @@ class XLMRConfig:
   dtype: Any = jnp.float32        # compute dtype (activations, matmul inputs)
   param_dtype: Any = jnp.float32  # storage dtype of the parameters (the fp32 master weights)
   attention: str = "xla"          # see ATTENTION_IMPLEMENTATIONS
+  remat: bool = False             # recompute each block's activations in backward (saves memory)
   extra: tuple[tuple[str, Any], ...] = ()  # other config.json keys, kept for export
 
   def __post_init__(self):

@@ -202,7 +202,7 @@ def _load_encoder(cfg, reader, canon, mesh, rules, add_pooler) -> tuple[XLMREnco
 
 
 def load_encoder(name_or_path: str | os.PathLike, *, dtype: Any = jnp.float32,
-                 param_dtype: Any = jnp.float32, attention: str = "xla",
+                 param_dtype: Any = jnp.float32, attention: str = "xla", remat: bool = False,
                  mesh: Mesh | None = None, rules: shd.Rules = shd.FSDP_RULES,
                  add_pooler: bool | None = None, keep_heads: bool = False,
                  tokenizer=None, revision: str | None = None,
@@ -215,14 +215,15 @@ def load_encoder(name_or_path: str | os.PathLike, *, dtype: Any = jnp.float32,
     dtype: compute dtype (bf16 for speed); param_dtype: storage (fp32 master weights).
     attention: "xla" (jax.nn.dot_product_attention, everywhere), "cudnn" (fused, GPU), or
       "reference" (explicit softmax).
+    remat: recompute each block in backward (long sequences on small-memory chips).
     mesh: device mesh (default: the first device alone); rules: logical-axis rules.
     add_pooler: None = load the pooler iff the checkpoint has one.
     keep_heads: a task-model checkpoint's head tensors are dropped (and logged) by default;
       True makes them an error, for callers that must not lose a head silently.
     tokenizer: if given, checked against the model's vocabulary and padding id.
   """
-  cfg, reader, canon = _open(name_or_path, revision, cache_dir,
-                             dict(dtype=dtype, param_dtype=param_dtype, attention=attention))
+  cfg, reader, canon = _open(name_or_path, revision, cache_dir, dict(
+      dtype=dtype, param_dtype=param_dtype, attention=attention, remat=remat))
   encoder, used = _load_encoder(cfg, reader, canon, mesh or _single_device_mesh(), rules,
                                 add_pooler)
   unexpected, dropped = _unexpected(canon, used, keep_heads)

@@ -248,7 +248,12 @@ class XLMREncoder(nnx.Module):
     x = self.embeddings(input_ids, token_type_ids, dropout, segment_ids)
     hidden = [x]
     for layer in self.layers:
-      x = layer(x, mask, dropout, lengths)
+      if cfg.remat:
+        # Keep only each block's input for backward; recompute the rest (long sequences on
+        # small-HBM chips). Dropout masks come from the same keys, so gradients are unchanged.
+        x = nnx.remat(lambda blk, h: blk(h, mask, dropout, lengths))(layer, x)
+      else:
+        x = layer(x, mask, dropout, lengths)
       hidden.append(x)
     pooled = self.pooler(x) if self.pooler is not None else None
     return EncoderOutput(last_hidden_state=x, pooler_output=pooled,
