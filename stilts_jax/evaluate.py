@@ -107,11 +107,19 @@ def _binary_f1(gold: Sequence[int], pred: Sequence[int]) -> float:
   return 100.0 * 2 * tp / denom if denom else 0.0
 
 
+def _has_gold(example) -> bool:
+  # Tagging examples carry `labels` (one per word), the others one `label`; span-QA gold is
+  # checked by the loader (a SQuAD 1.1-style row without answers is a DataError).
+  if hasattr(example, "labels"):
+    return example.labels is not None
+  return getattr(example, "label", 0) is not None
+
+
 def score_part(spec: TaskSpec, part: EvalPart, outputs: Mapping[str, np.ndarray]
                ) -> tuple[dict[str, float], list[Any]]:
   """({task metric name: value}, per-example predictions) for one part."""
   examples = part.loaded.examples
-  if any(getattr(e, "label", 0) is None for e in examples):
+  if not all(map(_has_gold, examples)):
     raise ValueError(f"{spec.name} {part.split}/{part.language} has no gold labels to score.")
   task_type = TaskType(spec.task_type)
   scores: dict[str, float] = {}

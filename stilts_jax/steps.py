@@ -11,6 +11,7 @@ come from a handful of buckets.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -135,8 +136,14 @@ def sentence_embeddings(encoder, batch: Mapping[str, jax.Array], layer: int,
   return (h * mask).sum(1) / jnp.maximum(mask.sum(1), 1.0)
 
 
+@functools.lru_cache(maxsize=16)
 def make_embed_step(encoder_graphdef: nnx.GraphDef, layer: int, pooling: str = "mean") -> Callable:
-  """`embed_step(encoder_params, batch) -> [B, H] float32`."""
+  """`embed_step(encoder_params, batch) -> [B, H] float32`.
+
+  Cached per (graphdef, layer, pooling): `evaluate_retrieval_task` asks for a step on every call
+  (BUCC, then Tatoeba, then again for the next setting), and a fresh `jax.jit` each time would
+  recompile every length bucket for the same encoder.
+  """
 
   def embed_step(params, batch):
     return sentence_embeddings(nnx.merge(encoder_graphdef, params), batch, layer, pooling)

@@ -1,0 +1,109 @@
+"""The vectorized evaluation with 2 real JAX processes on CPU (jax.distributed + gloo).
+
+Each worker (tests/_evaluate_multiprocess_worker.py) feeds only its slice of every global batch
+of one 2x2 ("data", "fsdp") mesh spanning both processes; both must report exactly the
+per-language metrics and predictions of a single-process, single-device run, with every feature
+row fed once, and the echo stream must return each row's own tokens.
+"""
+
+import json
+import os
+import pickle
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import _evaluate_helpers as H
+
+TESTS_DIR = Path(__file__).resolve().parent
+REPO = TESTS_DIR.parent
+TIMEOUT_S = 180
+# One task per kind (classification, tagging, span QA, both retrieval tasks) keeps the two
+# workers' compile time down; every task runs on 1 and 8 devices in test_evaluate_vectorized.
+TASKS = ("xnli", "panx", "xquad", "tatoeba", "bucc2018")
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    return s.getsockname()[1]
+
+
+def _launch(parts_path: Path, out_dir: Path, port: int):
+  """Runs both workers to completion (or kills both at the timeout): (procs, logs, timed_out)."""
+  env = dict(os.environ)
+  env.update(
+      JAX_PLATFORMS="cpu",
+      # Replace the session's 8 fake devices: 2 per process, 4 in the cluster.
+      XLA_FLAGS="--xla_force_host_platform_device_count=2",
+      PYTHONPATH=os.pathsep.join([str(REPO), str(TESTS_DIR), env.get("PYTHONPATH", "")]),
+  )
+  procs = [
+      subprocess.Popen(
+          [sys.executable, str(TESTS_DIR / "_evaluate_multiprocess_worker.py"), str(i), str(port),
+           str(parts_path), str(out_dir)],
+          env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+      for i in range(2)
+  ]
+  logs, timed_out = [], False
+  for p in procs:
+    try:
+      logs.append(p.communicate(timeout=TIMEOUT_S))
+    except subprocess.TimeoutExpired:
+      timed_out = True
+      for q in procs:  # a hung process blocks the other in the coordinator: stop both
+        q.kill()
+      logs.append(p.communicate())
+  return procs, logs, timed_out
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory, tokenizer):
+  return H.cached_parts(tmp_path_factory, tokenizer)
+
+
+@pytest.fixture(scope="module")
+def worker_outputs(tmp_path_factory, parts):
+  out_dir = tmp_path_factory.mktemp("eval_multiprocess")
+  # The workers get the loaded, featurized parts as they are: no datasets or tokenizer there.
+  parts_path = out_dir / "parts.pkl"
+  with open(parts_path, "wb") as f:
+    pickle.dump({t: parts[t] for t in TASKS}, f)
+  for _ in range(2):
+    procs, logs, timed_out = _launch(parts_path, out_dir, _free_port())
+    ok = not timed_out and not any(p.returncode for p in procs)
+    # The free port can be taken between probing and binding: retry once with a new one.
+    if ok or not any("address already in use" in e.lower() for _, e in logs):
+      break
+  if not ok:
+    report = "\n".join(
+        f"--- process {i} (rc={p.returncode}) stdout:\n{o[-3000:]}\n--- stderr:\n{e[-6000:]}"
+        for i, (p, (o, e)) in enumerate(zip(procs, logs)))
+    pytest.fail(f"multi-process workers failed{' (timeout)' if timed_out else ''}:\n{report}")
+  return [(json.loads((out_dir / f"proc{i}.json").read_text(encoding="utf-8")),
+           dict(np.load(out_dir / f"proc{i}.npz"))) for i in range(2)]
+
+
+def test_each_process_fed_its_own_slice(worker_outputs):
+  assert sorted(tuple(r["process_slice"]) for r, _ in worker_outputs) == [(0, 2), (1, 2)]
+
+
+def test_two_processes_equal_one(parts, worker_outputs):
+  # Through JSON, as the workers' results (tuples become lists; floats round-trip exactly).
+  reference = json.loads(json.dumps(H.reference_results(parts), ensure_ascii=False))
+  for results, _ in worker_outputs:
+    # Every feature row fed exactly once over both processes (the count is of global batches).
+    want_rows = {t: n for t, n in reference["rows"].items() if t in TASKS}
+    assert results["rows"] == want_rows
+    assert results["rows"] == {t: sum(p.rows for p in parts[t]) for t in want_rows}
+    for task in TASKS:
+      assert results[task] == reference[task], task
+
+
+def test_two_process_stream_returns_each_row_in_input_order(parts, worker_outputs):
+  for _, echo in worker_outputs:
+    H.check_echo(parts, echo)
