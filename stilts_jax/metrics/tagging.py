@@ -10,8 +10,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 
-from seqeval.metrics import f1_score
-
 from stilts_jax.metrics._checks import as_list
 
 
@@ -47,4 +45,7 @@ def tagging_f1(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]])
   with warnings.catch_warnings():
     # Expected for UPOS tags (XTREME scores them with seqeval too); one warning per tag is noise.
     warnings.filterwarnings("ignore", message=".*seems not to be NE tag", category=UserWarning)
+    # Imported here: seqeval pulls in scikit-learn/scipy (~2 s), which every pod worker would pay
+    # at import time even when no tagging task is evaluated.
+    from seqeval.metrics import f1_score
     return 100.0 * float(f1_score(true, pred))
