@@ -152,3 +152,15 @@ def test_large_geometry_abstractly():
               + h * h + h)                                          # pooler
   assert n == expected
   assert 559e6 < n < 561e6
+
+
+def test_config_from_a_real_config_json_is_hashable(tmp_path):
+  """config.json carries lists/dicts (architectures, id2label); the model's GraphDef must still hash
+  (jit and cached step factories key on it)."""
+  from flax import nnx
+  hf = random_hf_model("classification", "tiny")
+  hf.save_pretrained(tmp_path)
+  enc = stilts_jax.load_encoder(str(tmp_path))
+  hash(enc.cfg)
+  hash(nnx.graphdef(enc))
+  assert enc.cfg.to_hf_dict()["id2label"] == {str(i): f"LABEL_{i}" for i in range(5)}

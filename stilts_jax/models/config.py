@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import jax.numpy as jnp
@@ -39,7 +40,9 @@ class XLMRConfig:
   param_dtype: Any = jnp.float32  # storage dtype of the parameters (the fp32 master weights)
   attention: str = "xla"          # see ATTENTION_IMPLEMENTATIONS
   remat: bool = False             # recompute each block's activations in backward (saves memory)
-  extra: tuple[tuple[str, Any], ...] = ()  # other config.json keys, kept for export
+  # Other config.json keys, kept for export, as (key, JSON text) so the config stays hashable (it
+  # is part of the model's GraphDef, which jit caches and lru_caches key on).
+  extra: tuple[tuple[str, str], ...] = ()
 
   def __post_init__(self):
     if self.hidden_size % self.num_attention_heads:
@@ -79,12 +82,13 @@ class XLMRConfig:
     if missing:
       raise ValueError(f"config.json lacks required keys {missing}.")
     known = {k: d[k] for k in _HF_KEYS if k in d}
-    extra = tuple(sorted((k, v) for k, v in d.items() if k not in _HF_KEYS and _jsonable(v)))
+    extra = tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in d.items()
+                         if k not in _HF_KEYS and _jsonable(v)))
     return cls(**known, extra=extra, **options)
 
   def to_hf_dict(self) -> dict[str, Any]:
     """The `config.json` transformers' XLMRobertaModel loads."""
-    d = dict(self.extra)
+    d = {k: json.loads(v) for k, v in self.extra}
     d.update({k: getattr(self, k) for k in _HF_KEYS})
     d["model_type"] = "xlm-roberta"
     d["architectures"] = ["XLMRobertaModel"]
