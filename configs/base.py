@@ -59,7 +59,9 @@ def get_config() -> ml_collections.ConfigDict:
       {t: phase(e, b, L) for t, (e, b, L) in TARGET_SCHEDULE.items()})
   c.eval = ml_collections.ConfigDict(dict(
       splits=("validation", "test"),
-      languages=ml_collections.ConfigDict()))  # {target: "de,fr"}; default: every language
+      # {target: "de,fr"}; "" = every language. Every target has a key so that
+      # --config.eval.languages.xnli=de,fr works on the locked config.
+      languages=ml_collections.ConfigDict({t: "" for t in TARGETS})))
   c.retrieval = ml_collections.ConfigDict(dict(layer=14, pooling="mean"))
   c.demo = False
   return c

@@ -32,7 +32,7 @@ from stilts_jax import sharding as shd
 from stilts_jax.checkpoint import has_checkpoint, restore_encoder
 from stilts_jax.features import featurize_split
 from stilts_jax.models import XLMREncoder, attach_heads, load_encoder
-from stilts_jax.tasks import TaskType, get_task, load_examples
+from stilts_jax.tasks import TaskType, get_task, list_tasks, load_examples
 from stilts_jax.train import PhaseTask, train_phase
 
 log = logging.getLogger(__name__)
@@ -205,9 +205,34 @@ def run_target(ctx: Context, setting: str, intermediate_dir: epath.Path | None,
   return rows
 
 
+def validate_config(config) -> None:
+  """Fails before any training on names the run would only trip over hours later (a typo'd
+  target after the intermediate phase, a language silently never evaluated)."""
+  if config.mode not in ("train", "eval"):
+    raise ValueError(f"mode must be 'train' or 'eval', got {config.mode!r}.")
+  for setting in config.intermediates:
+    for name in setting_tasks(setting):
+      get_task(name)  # RegistryError lists the valid task names
+  for target in config.targets:
+    get_task(target)
+  chosen = dict(config.eval.get("languages") or {})
+  for target, languages in chosen.items():
+    if not languages:
+      continue  # "" = every language
+    if target not in list_tasks():
+      raise ValueError(f"eval.languages names unknown task {target!r}; valid: "
+                       f"{', '.join(list_tasks(intermediate=False))}.")
+    valid = get_task(target).languages
+    unknown = [l for l in languages.split(",") if l not in valid]
+    if unknown:
+      raise ValueError(f"eval.languages.{target}: unknown language(s) {', '.join(unknown)}; "
+                       f"{target} has: {', '.join(valid)}.")
+
+
 def run(config, workdir: str | epath.Path) -> list[dict]:
   """Runs every (intermediate setting × target) of `config` in `workdir`; returns the result rows."""
   from transformers import AutoTokenizer
+  validate_config(config)
   workdir = epath.Path(workdir)
   mesh = shd.make_mesh(dict(config.mesh))
   tokenizer = AutoTokenizer.from_pretrained(config.model.tokenizer or config.model.name)

@@ -143,11 +143,18 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
     fetched = jax.device_get([m for _, m in pending])
     for (step, _), m in zip(pending, fetched):
       if not bool(m["finite"]):
+        # Finish the saves still in flight first: the checkpoint named below must be committed
+        # before the process exits (else it is left as an *.orbax-checkpoint-tmp directory and
+        # Orbax's background thread dies at interpreter shutdown).
+        ckpt.wait_until_finished()
+        tracker.close()
         last = ckpt.latest_step()
+        where = (f"The last good checkpoint is step {last} in {ckpt.directory}." if last is not None
+                 else f"No checkpoint was saved before it in {ckpt.directory}.")
         raise TrainingDiverged(
             f"[{name}] loss or gradient became non-finite at step {step} (loss={m['loss']}, "
-            f"grad_norm={m['grad_norm']}); that update was not applied. The last good checkpoint "
-            f"is step {last} in {ckpt.directory}. Lower the learning rate or check the data.")
+            f"grad_norm={m['grad_norm']}); that update was not applied. {where} Lower the "
+            "learning rate or check the data.")
     values = {"loss": float(np.mean([m["loss"] for m in fetched])),
               "grad_norm": float(np.mean([m["grad_norm"] for m in fetched]))}
     tracker.progress(done, examples_since_log, values)

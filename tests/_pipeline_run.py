@@ -1,0 +1,112 @@
+"""The real `stilts-jax` CLI, plus test hooks driven by environment variables.
+
+  python tests/_pipeline_run.py --config=configs/demo.py --workdir=DIR [--config.x=...]
+
+Hooks (each optional):
+  STILTS_TEST_DUMP=DIR          after every phase, DIR/<phase>.init.npz (the params the phase
+                                started from), DIR/<phase>.final.npz (the params it handed back)
+                                and DIR/<phase>.json (its PhaseOutcome fields)
+  STILTS_TEST_KILL_AT=PH:N      SIGKILL this process just before step N of the phase whose name
+                                contains PH, once a finalized checkpoint exists (as a crash would)
+  STILTS_TEST_PREEMPT_AT=PH:N   report a preemption notice at step N of that phase (as Orbax does
+                                when all hosts reach the agreed step)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _spec(name):
+  value = os.environ.get(name)
+  if not value:
+    return None
+  phase, step = value.rsplit(":", 1)
+  return phase, int(step)
+
+
+def _flat(params) -> dict[str, np.ndarray]:
+  import jax  # after the CLI's flags are known: nothing here may initialise a backend early
+  return {jax.tree_util.keystr(p): np.asarray(v)
+          for p, v in jax.tree_util.tree_flatten_with_path(params)[0]}
+
+
+def install_hooks() -> None:
+  from flax import nnx
+
+  from stilts_jax import checkpoint, pipeline, steps
+  current = {"phase": None}
+  dump = os.environ.get("STILTS_TEST_DUMP")
+  kill, preempt = _spec("STILTS_TEST_KILL_AT"), _spec("STILTS_TEST_PREEMPT_AT")
+  real_train_phase = pipeline.train_phase
+
+  def train_phase(name, model, tasks, hp, mesh, workdir, **kw):
+    current["phase"] = name
+    tag = name.replace("/", "__")
+    if dump:
+      Path(dump).mkdir(parents=True, exist_ok=True)
+      np.savez(Path(dump) / f"{tag}.init.npz",
+               **_flat(nnx.to_pure_dict(nnx.state(model, nnx.Param))))
+    out = real_train_phase(name, model, tasks, hp, mesh, workdir, **kw)
+    if dump:
+      np.savez(Path(dump) / f"{tag}.final.npz", **_flat(out.params))
+      (Path(dump) / f"{tag}.json").write_text(json.dumps(dict(
+          status=out.status, steps=out.steps, best_step=out.best_step,
+          best_score=out.best_score)))
+    return out
+
+  pipeline.train_phase = train_phase
+
+  if kill:
+    real_make = steps.make_train_step
+
+    def make_train_step(*args, **kwargs):
+      step_fn = real_make(*args, **kwargs)
+
+      def wrapped(state, batch, head):
+        if kill[0] in current["phase"] and int(state["step"]) == kill[1]:
+          # Wait for a finalized (committed, renamed) checkpoint: the point of the test is
+          # resuming from one, not Orbax's atomicity (tested in test_checkpoint.py).
+          deadline = time.time() + 60
+          while time.time() < deadline and not _finalized():
+            time.sleep(0.05)
+          print(f"test hook: SIGKILL at {current['phase']} step {kill[1]}", flush=True)
+          os.kill(os.getpid(), signal.SIGKILL)
+        return step_fn(state, batch, head)
+
+      return wrapped
+
+    def _finalized():
+      # Phase names are their directories under the workdir (intermediate/<s>, target/<s>__<t>);
+      # Orbax renames a step directory to its bare number only once it is complete.
+      directory = Path(os.environ["STILTS_TEST_WORKDIR"]) / current["phase"] / "checkpoints"
+      return any(p.name.isdigit() for p in directory.glob("*"))
+
+    steps.make_train_step = make_train_step
+
+  if preempt:
+    real_reached = checkpoint.Checkpointer.reached_preemption
+
+    def reached_preemption(self, step):
+      if preempt[0] in current["phase"] and int(step) == preempt[1]:
+        return True
+      return real_reached(self, step)
+
+    checkpoint.Checkpointer.reached_preemption = reached_preemption
+
+
+if __name__ == "__main__":
+  sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+  for arg in sys.argv[1:]:
+    if arg.startswith("--workdir="):
+      os.environ["STILTS_TEST_WORKDIR"] = arg.split("=", 1)[1]
+  install_hooks()
+  from stilts_jax import main
+  main.run()
