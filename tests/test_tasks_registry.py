@@ -1,4 +1,4 @@
-"""Task registry: declarations for all 18 tasks, language lists, lookups with helpful errors."""
+"""Task registry: declarations for every task, language lists, lookups with helpful errors."""
 
 import pytest
 
@@ -6,8 +6,10 @@ from stilts_jax import tasks
 from stilts_jax.tasks import RegistryError, TaskSpec, TaskType
 
 INTERMEDIATE = {"anli_plus", "mnli", "qqp", "squad_v1", "squad_v2", "hellaswag", "cosmosqa",
-                "commonsenseqa", "ccg"}
-TARGET = {"xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba"}
+                "commonsenseqa", "ccg",
+                "mnli_translated", "squad_translated"}  # xtreme_r.py: translated alternatives
+TARGET = {"xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba",
+          "xcopa", "panx_r"}  # xtreme_r.py: XTREME-R targets on the Hub
 
 
 def test_all_tasks_and_sources_registered():
@@ -16,7 +18,7 @@ def test_all_tasks_and_sources_registered():
   assert set(tasks.list_sources()) == {
       "mnli", "snli", "anli", "qqp", "squad_v1", "squad_v2", "hellaswag", "cosmosqa",
       "commonsenseqa", "xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018",
-      "tatoeba"}
+      "tatoeba", "xnli_mt", "squad_translated", "copa", "xcopa", "wikiann"}
 
 
 @pytest.mark.parametrize("name,count", [

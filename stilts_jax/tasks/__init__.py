@@ -6,22 +6,27 @@
                                data_overrides={"xnli": "/data/xtreme"})
     data.examples                                      # tuple of stilts_jax.examples types
 
-Declarations live in `intermediate.py` (9 English intermediate tasks) and `target.py` (9 XTREME
-tasks); importing this package registers them. See `loading.py` for overrides and `convert.py`
+Declarations live in `intermediate.py` (9 English intermediate tasks), `target.py` (9 XTREME
+tasks) and `xtreme_r.py` (translated intermediate data: mnli_translated, squad_translated; XTREME-R
+targets: xcopa, panx_r); importing this package registers them. `load_examples_multi` concatenates
+a language set (translated intermediate training). See `loading.py` for overrides and `convert.py`
 for the bad-input policy.
 """
 
 from stilts_jax.tasks import intermediate as _intermediate  # noqa: F401  (registers tasks)
 from stilts_jax.tasks import target as _target  # noqa: F401  (registers tasks)
+from stilts_jax.tasks import xtreme_r as _xtreme_r  # noqa: F401  (registers tasks)
 from stilts_jax.tasks.convert import DataError
-from stilts_jax.tasks.loading import LoadedSplit, RetrievalData, load_examples, split_guid
+from stilts_jax.tasks.loading import (LoadedSplit, LocalDataMissingError, RetrievalData,
+                                      load_examples, load_examples_multi, split_guid)
 from stilts_jax.tasks.raw_formats import CCGDataMissingError
 from stilts_jax.tasks.registry import (RegistryError, SourceSpec, TaskSpec, TaskType, get_source,
                                        get_task, list_sources, list_tasks, register_source,
                                        register_task, resolve_language)
 
 __all__ = [
-    "CCGDataMissingError", "DataError", "LoadedSplit", "RegistryError", "RetrievalData",
-    "SourceSpec", "TaskSpec", "TaskType", "get_source", "get_task", "list_sources", "list_tasks",
-    "load_examples", "register_source", "register_task", "resolve_language", "split_guid",
+    "CCGDataMissingError", "DataError", "LoadedSplit", "LocalDataMissingError", "RegistryError",
+    "RetrievalData", "SourceSpec", "TaskSpec", "TaskType", "get_source", "get_task",
+    "list_sources", "list_tasks", "load_examples", "load_examples_multi", "register_source",
+    "register_task", "resolve_language", "split_guid",
 ]

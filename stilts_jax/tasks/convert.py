@@ -44,7 +44,12 @@ SCHEMAS: dict[str, str] = {
                "(same length as tokens)",
     "retrieval_pairs": "source_sentence: string, target_sentence: string, source_lang: string, "
                        "target_lang: string (bucc18: the last two hold sentence ids)",
+    "copa": "premise: string, choice1: string, choice2: string, question: string ('cause' or "
+            "'effect'), label: int 0-1 (-1 when unlabeled), idx: int; XCOPA adds changed: bool",
 }
+# COPA's question column holds only the relation; jiant's CopaTask (and the COPA authors) phrase it
+# as these English questions for every language, XCOPA included (its rows keep 'cause'/'effect').
+COPA_QUESTIONS = {"cause": "What was the cause of this?", "effect": "What happened as a result?"}
 _NO_GOLD = (-1, "")
 
 
@@ -225,6 +230,21 @@ def commonsenseqa(row: Mapping[str, Any], ctx: RowContext) -> ChoiceExample:
                        label=label, language=ctx.language)
 
 
+def copa(row: Mapping[str, Any], ctx: RowContext) -> ChoiceExample:
+  """COPA / XCOPA as jiant's CopaTask: prompt = premise + " " + question phrase, choices =
+  (choice1, choice2)."""
+  premise = ctx.text(row, "premise")
+  relation = ctx.value(row, "question")
+  if relation not in COPA_QUESTIONS:
+    raise ctx.error(f"question must be one of {', '.join(map(repr, COPA_QUESTIONS))}, got "
+                    f"{relation!r:.40}")
+  choices = (ctx.text(row, "choice1"), ctx.text(row, "choice2"))
+  label = ctx.label(ctx.value(row, "label"), "label") if ctx.labeled else None
+  return ChoiceExample(guid=ctx.guid(ctx.value(row, "idx")),
+                       prompt=f"{premise} {COPA_QUESTIONS[relation]}", choices=choices, label=label,
+                       language=ctx.language)
+
+
 def tagging(row: Mapping[str, Any], ctx: RowContext) -> TagExample:
   tokens = ctx.str_list(ctx.value(row, "tokens"), ctx.col("tokens"))
   if not tokens:
@@ -259,4 +279,5 @@ def retrieval_pairs(row: Mapping[str, Any],
 CONVERTERS: dict[str, Callable[[Mapping[str, Any], RowContext], Example | tuple]] = {
     "pair": pair, "squad": squad, "hellaswag": hellaswag, "cosmosqa": cosmosqa,
     "commonsenseqa": commonsenseqa, "tagging": tagging, "retrieval_pairs": retrieval_pairs,
+    "copa": copa,
 }

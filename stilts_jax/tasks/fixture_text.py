@@ -140,3 +140,38 @@ EN_NER_EXTRA = [
      ("Nations", "I-ORG"), (".", "O")],
 ]
 EN_UNRELATED = "The weather is nice today."
+
+# COPA-style items (premise, relation, choice1, choice2, label) for copa (English) and xcopa (zh,
+# th: the XCOPA languages the bank has). The relation stays English, as in XCOPA's rows; the two
+# items cover both relations and both labels.
+COPA: dict[str, list[tuple[str, str, str, str, int]]] = {
+    "en": [("The man broke his toe.", "cause", "He dropped a hammer on his foot.",
+            "He got a hole in his sock.", 0),
+           ("The glass fell off the table.", "effect", "It was full of water.",
+            "It shattered on the floor.", 1)],
+    "zh": [("这个男人的脚趾骨折了。", "cause", "他把锤子掉在了脚上。", "他的袜子破了一个洞。", 0),
+           ("杯子从桌子上掉了下来。", "effect", "杯子里装满了水。", "杯子在地板上摔碎了。", 1)],
+    "th": [("ผู้ชายคนนั้นนิ้วเท้าหัก", "cause", "เขาทำค้อนหล่นใส่เท้า", "ถุงเท้าของเขามีรู", 0),
+           ("แก้วตกจากโต๊ะ", "effect", "แก้วมีน้ำเต็ม", "แก้วแตกกระจายบนพื้น", 1)],
+}
+
+# NER sentences for XTREME-R's added PAN-X languages (panx_r only; these languages have no other
+# bank entries): Latin with diacritics (pl, ro), Cyrillic (uk) and Gurmukhi (pa).
+NER_ONLY: dict[str, list[tuple[str, str]]] = {
+    "pl": [("Angela", "B-PER"), ("Merkel", "I-PER"), ("odwiedziła", "O"), ("Paryż", "B-LOC"),
+           ("i", "O"), ("Siemensa", "B-ORG"), (".", "O")],
+    "uk": [("Ангела", "B-PER"), ("Меркель", "I-PER"), ("відвідала", "O"), ("Париж", "B-LOC"),
+           (".", "O")],
+    "ro": [("Angela", "B-PER"), ("Merkel", "I-PER"), ("a", "O"), ("vizitat", "O"),
+           ("Parisul", "B-LOC"), (".", "O")],
+    "pa": [("ਐਂਜਲਾ", "B-PER"), ("ਮਰਕਲ", "I-PER"), ("ਨੇ", "O"), ("ਪੈਰਿਸ", "B-LOC"), ("ਦਾ", "O"),
+           ("ਦੌਰਾ", "O"), ("ਕੀਤਾ", "O"), ("।", "O")],
+}
+
+# Chinese passage for the translated-SQuAD *train* fixture. Train features are checked for exact
+# answer spans, and the small offline test tokenizer merges runs of characters it never saw (the
+# bank's zh context would put "柏林是德国" in one token); here both answers sit between common
+# characters (在 / 的, 弹 / 。), so token boundaries fall on the answer edges.
+SQUAD_TRANSLATED_ZH = dict(
+    context="一个男人在柏林的街上弹吉他。路过的人都停下来听。",
+    qa=[("男人在哪个城市弹吉他？", "柏林"), ("男人在街上弹什么乐器？", "吉他")])

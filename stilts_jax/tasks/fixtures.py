@@ -3,12 +3,15 @@
     overrides = write_fixtures("/tmp/fx")          # -> data_overrides for load_examples
     load_examples("panx", "validation", "th", data_overrides=overrides)
 
-Every one of the 18 Hub sources is written with its Hub `datasets.Features` (ClassLabel names,
-nested `answers` structs, ...) as `{root}/{source}/{config}/{hub_split}.{parquet|jsonl}`, i.e. the
+Every registered source (the 18 X-STILTs/XTREME ones here, xtreme_r.py's in
+fixtures_xtreme_r.py) is written with its Hub `datasets.Features` (ClassLabel names, nested
+`answers` structs, ...) as `{root}/{source}/{config}/{hub_split}.{parquet|jsonl}`, i.e. the
 source-level override layout of loading.py, so fixtures go through the same loader code as real
-data. Also written: the original BUCC 2018 file layout (`{root}/bucc2018_original`, selected with
+data; sources without a Hub copy (squad_translated, copa) get the schema their files must have.
+Also written: the original BUCC 2018 file layout (`{root}/bucc2018_original`, selected with
 `bucc="original"`) and the CCG file layout (`{root}/ccg`). Non-English splits cover the languages
-of `fixture_text.LANGUAGES` that the task has (`fixture_languages(task, split)`).
+of `fixture_text.LANGUAGES` that the task has (`fixture_languages(task, split)`), plus
+XTREME-R's new PAN-X languages for panx_r.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import os
 from collections.abc import Iterable
 
 from stilts_jax.tasks import fixture_text as T
+from stilts_jax.tasks import fixtures_xtreme_r
 from stilts_jax.tasks.intermediate import CSQA_KEYS, NLI_LABELS, QQP_LABELS
 from stilts_jax.tasks.registry import get_source, get_task, list_sources
 from stilts_jax.tasks.target import NER_LABELS, TATOEBA_CONFIG_NAMES, UPOS_LABELS
@@ -27,6 +31,10 @@ BUCC_ORIGINAL_DIR = "bucc2018_original"
 
 def _features(kind: str):
   import datasets
+  try:
+    return fixtures_xtreme_r.features(kind)
+  except KeyError:
+    pass
   V, Seq, CL = datasets.Value, datasets.Sequence, datasets.ClassLabel
   s = V("string")
   answers = Seq({"text": s, "answer_start": V("int32")})
@@ -70,7 +78,8 @@ def _write(root: str, source: str, config: str | None, split: str, rows: list[di
 
 def fixture_languages(task: str, split: str) -> tuple[str, ...]:
   """Languages for which fixtures exist for (task, split)."""
-  return tuple(l for l in get_task(task).languages_for(split) if l in T.BANK)
+  extra = fixtures_xtreme_r.EXTRA_LANGUAGES.get(task, ())
+  return tuple(l for l in get_task(task).languages_for(split) if l in T.BANK or l in extra)
 
 
 def _nli_rows(lang: str) -> list[tuple[str, str, str]]:
@@ -284,7 +293,7 @@ def write_ccg(directory: str) -> str:
 
 def write_fixtures(root: str | os.PathLike, fmt: str = "parquet",
                    bucc: str = "hub") -> dict[str, str]:
-  """Writes every fixture under `root`; returns `data_overrides` for all 18 sources + ccg.
+  """Writes every fixture under `root`; returns `data_overrides` for every source + ccg.
 
   `fmt` is "parquet" (keeps ClassLabel features) or "jsonl"; `bucc` picks which BUCC layout the
   returned overrides point at ("hub" gold-pair configs or "original" files); both are written.
@@ -295,7 +304,7 @@ def write_fixtures(root: str | os.PathLike, fmt: str = "parquet",
     raise ValueError(f"bucc must be 'hub' or 'original', got {bucc!r}")
   root = os.fspath(root)
   for writer in (_mnli, _snli, _anli, _qqp, _squad, _multiple_choice, _xnli_pawsx, _tagging,
-                 _qa_targets, _retrieval):
+                 _qa_targets, _retrieval, fixtures_xtreme_r.write_xtreme_r):
     writer(root, fmt)
   write_bucc_original(os.path.join(root, BUCC_ORIGINAL_DIR))
   write_ccg(os.path.join(root, "ccg"))

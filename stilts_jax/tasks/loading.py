@@ -16,8 +16,12 @@ takes precedence over the Hub (a missing file under an override is an error, not
                                  (or `{dir}/{hub_split}.{ext}` when the config is per-source)
 
 `source` is a SourceSpec name (`registry.list_sources()`: mnli, snli, anli, qqp, squad_v1, ...,
-xnli, pawsx, udpos, panx, xquad, mlqa, tydiqa, bucc2018, tatoeba), `split` is ours (train /
-validation / test), `ext` is one of jsonl, json, parquet, csv, tsv. Two sources are special:
+xnli, pawsx, udpos, panx, xquad, mlqa, tydiqa, bucc2018, tatoeba, and xtreme_r.py's xnli_mt,
+squad_translated, copa, xcopa, wikiann), `split` is ours (train / validation / test), `ext` is one
+of jsonl, json, parquet, csv, tsv. Sources with `hub_id=None` (squad_translated, copa) have no
+Hub fallback: without an override they raise `LocalDataMissingError`. A `.json` file holding
+nested SQuAD v1.1 JSON (`{"data": [{"paragraphs": ...}]}`) is flattened to Hub SQuAD rows.
+`load_examples_multi` concatenates several languages of one split. Two sources are special:
 `ccg` must be a directory in the CCG file format, and `bucc2018` may be a directory of the
 original BUCC 2018 files (detected by name, see raw_formats.py), recorded as
 `LoadedSplit.source_kind == "bucc_original_files"`.
@@ -30,12 +34,12 @@ import dataclasses
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from stilts_jax.examples import Example, SentenceExample
 from stilts_jax.tasks import raw_formats
-from stilts_jax.tasks.convert import CONVERTERS, DataError, RowContext, SkipRow
+from stilts_jax.tasks.convert import CONVERTERS, SCHEMAS, DataError, RowContext, SkipRow
 from stilts_jax.tasks.registry import (SourceSpec, TaskSpec, TaskType, get_source, get_task,
                                        resolve_language)
 
@@ -44,6 +48,10 @@ log = logging.getLogger(__name__)
 FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv",
                  ".tsv": "csv"}
 Overrides = Mapping[str, "str | os.PathLike[str]"]
+
+
+class LocalDataMissingError(FileNotFoundError):
+  """A source with no Hub copy was asked for without a data_overrides entry; says what to give."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +122,43 @@ def load_examples(task_name: str, split: str, language: str | None = None,
                      tuple(origins), "hub_rows")
 
 
+def load_examples_multi(task_name: str, split: str, languages: Sequence[str],
+                        **kwargs: Any) -> LoadedSplit:
+  """Several languages of one (task, split), concatenated in the order given.
+
+  For training on a language set (e.g. `mnli_translated` over all 15 XNLI languages). `kwargs`
+  (`data_overrides`, `limit`) go to each `load_examples` call, so `limit` is per language. The
+  result's `language` is the languages joined by "+" (each example keeps its own `language`),
+  `skipped` sums the per-language counts and `origins` concatenates them. Guids start with the
+  language, so they are unique across languages; that is checked anyway, since predictions are
+  joined back to examples by guid.
+  """
+  languages = tuple(languages)
+  if not languages:
+    raise ValueError(f"load_examples_multi({task_name!r}, {split!r}): no languages given.")
+  repeated = sorted({l for l in languages if languages.count(l) > 1})
+  if repeated:
+    raise ValueError(f"load_examples_multi({task_name!r}, {split!r}): language(s) "
+                     f"{', '.join(repeated)} given more than once.")
+  parts = [load_examples(task_name, split, language, **kwargs) for language in languages]
+  if any(p.retrieval is not None for p in parts):
+    raise ValueError(f"Task {task_name!r} is a retrieval task: its splits pair two sides per "
+                     f"language and cannot be concatenated across languages.")
+  examples = tuple(e for p in parts for e in p.examples)
+  seen: set[str] = set()
+  for e in examples:
+    if e.guid in seen:
+      raise DataError(f"{task_name}/{split} over {' '.join(languages)}: guid {e.guid!r} occurs "
+                      f"twice; examples of a concatenated split must have unique guids.")
+    seen.add(e.guid)
+  skipped: Counter = Counter()
+  for p in parts:
+    skipped.update(p.skipped)
+  kinds = sorted({p.source_kind for p in parts})
+  return LoadedSplit(parts[0].task, split, "+".join(languages), examples, parts[0].label_names,
+                     dict(skipped), tuple(o for p in parts for o in p.origins), "+".join(kinds))
+
+
 def _context(task: TaskSpec, split: str, source: SourceSpec, origin: str, hub_split: str,
              language: str, features: Mapping[str, Any]) -> RowContext:
   return RowContext(
@@ -165,6 +210,12 @@ def _read_source(source: SourceSpec, split: str, language: str, overrides: dict[
     ds = _load_local(override)
     yield f"local:{override}", _filtered(ds, source, language), ds.features, hub_splits[0]
     return
+  if override is None and source.hub_id is None:
+    keys = ", ".join(repr(k) for k in _override_keys(source, split, language))
+    raise LocalDataMissingError(
+        f"Source {source.name!r} (split {split!r}, language {language!r}) has no Hub copy and "
+        f"data_overrides has none of {keys}. Expected rows in schema '{source.schema}': "
+        f"{SCHEMAS[source.schema]}. {source.notes}")
   for hub_split in hub_splits:
     if override is not None:
       path = _find_in_dir(override, source, hub_split, language, source_level)
@@ -177,7 +228,7 @@ def _read_source(source: SourceSpec, split: str, language: str, overrides: dict[
 def _override_path(source: SourceSpec, split: str, language: str,
                    overrides: dict[str, str]) -> tuple[str | None, bool]:
   """(override path, whether it is the source-level key) or (None, False) for the Hub."""
-  for key in (f"{source.name}/{split}/{language}", f"{source.name}/{split}", source.name):
+  for key in _override_keys(source, split, language):
     if key in overrides:
       path = overrides[key]
       if key == source.name and not os.path.isdir(path):
@@ -187,6 +238,11 @@ def _override_path(source: SourceSpec, split: str, language: str,
         raise FileNotFoundError(f"data_overrides[{key!r}] = {path!r} does not exist.")
       return path, key == source.name
   return None, False
+
+
+def _override_keys(source: SourceSpec, split: str, language: str) -> tuple[str, ...]:
+  """The data_overrides keys that can supply (source, split, language), most specific first."""
+  return (f"{source.name}/{split}/{language}", f"{source.name}/{split}", source.name)
 
 
 def _find_in_dir(directory: str, source: SourceSpec, hub_split: str, language: str,
@@ -213,6 +269,10 @@ def _load_local(path: str):
     raise ValueError(f"Unsupported data file {path}: expected one of {', '.join(FILE_BUILDERS)}.")
   if os.path.getsize(path) == 0:
     return datasets.Dataset.from_list([])  # no rows (the builders cannot infer a schema from it)
+  if ext == ".json":
+    rows = raw_formats.read_nested_squad(path)
+    if rows is not None:  # original SQuAD layout (XTREME's translate-train files): flatten
+      return datasets.Dataset.from_list(rows)
   kwargs: dict[str, Any] = {}
   if FILE_BUILDERS[ext] == "csv":
     # Keep empty cells as "" (pandas would make them NaN) so they hit the empty-text policy.

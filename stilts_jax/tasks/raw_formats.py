@@ -16,6 +16,9 @@ CCG supertagging (CCGbank, LDC2005T13, licensed, not downloadable by us), jiant'
   {dir}/tags_to_id.json                            {"supertag": id, ...}, ids 0..K-1
 
 Blank lines are ignored. Unknown supertags and word/tag count mismatches raise `DataError`.
+
+Nested SQuAD JSON (the original SQuAD v1.1 layout, used by XTREME's translate-train files for the
+`squad_translated` task) is flattened to Hub SQuAD rows by `read_nested_squad`.
 """
 
 from __future__ import annotations
@@ -148,3 +151,33 @@ def read_ccg(directory: str | None, split: str, labels: tuple[str, ...]) -> tupl
       examples.append(TagExample(guid=f"en/ccg/{split}/{line_no}", words=tuple(words),
                                  labels=tuple(index[t] for t in tags), language="en"))
   return examples, path
+
+
+def read_nested_squad(path: str) -> list[dict] | None:
+  """Rows in the Hub SQuAD schema from a nested SQuAD v1.1/2.0 JSON file, or None if it is not one.
+
+  The original layout (`{"data": [{"title", "paragraphs": [{"context", "qas": [{"id", "question",
+  "answers": [{"text", "answer_start"}]}]}]}]}`) is what XTREME's translate-train files use;
+  `datasets`' json builder would read it as a single row. JSON-lines files are left to `datasets`.
+  """
+  with open(path, encoding="utf-8") as f:
+    head = f.read(4096).lstrip()
+  if not head.startswith("{") or ('"data"' not in head and '"version"' not in head):
+    return None
+  with open(path, encoding="utf-8") as f:
+    try:
+      doc = json.load(f)
+    except json.JSONDecodeError:
+      return None  # JSON lines (one object per line), or broken: let the json builder report it
+  if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+    return None
+  rows = []
+  for article in doc["data"]:
+    for paragraph in article.get("paragraphs", ()):
+      for qa in paragraph.get("qas", ()):
+        answers = qa.get("answers", ())
+        rows.append({"id": qa.get("id"), "title": article.get("title", ""),
+                     "context": paragraph.get("context"), "question": qa.get("question"),
+                     "answers": {"text": [a.get("text") for a in answers],
+                                 "answer_start": [a.get("answer_start") for a in answers]}})
+  return rows

@@ -4,14 +4,17 @@ Two kinds of record:
 
 * `SourceSpec`: one dataset family as it lives on the Hub (id, config template, revision, split
   mapping, row schema). Its `name` is also the key of `data_overrides` (see `loading.py`), so a
-  local copy in the same schema replaces exactly one Hub source. There are 18 of them.
+  local copy in the same schema replaces exactly one Hub source. 18 feed X-STILTs/XTREME
+  (`intermediate.py`, `target.py`); `xtreme_r.py` adds the paper's translated-data alternatives
+  and the XTREME-R targets. A source with `hub_id=None` (translated SQuAD, English COPA) exists
+  only as user files: the loader then requires a `data_overrides` entry and says what to provide.
 * `TaskSpec`: what the trainer/evaluator sees (name, type, label list, metrics, max length,
   languages) plus, per split, which sources feed it. `xnli`'s train split is the `mnli` source,
   `xquad`'s is `squad_v1`: a target task borrows an intermediate source by naming it.
 
 A new task is one `register_task(TaskSpec(...))` (plus a `register_source` if its data is new) in
-`intermediate.py` or `target.py`; the loader needs no new code as long as its rows match one of the
-schemas in `convert.py`.
+`intermediate.py`, `target.py` or `xtreme_r.py`; the loader needs no new code as long as its rows
+match one of the schemas in `convert.py`.
 """
 
 from __future__ import annotations
@@ -49,9 +52,11 @@ class SourceSpec:
   `splits` maps our split names (train/validation/test) to one or more Hub split names; several
   Hub splits are concatenated in order (ANLI rounds). `unlabeled_splits` are Hub splits that carry
   no gold (GLUE test rows have label -1): labels become None there instead of raising.
+  `hub_id=None`: no Hub copy in a loadable form; only `data_overrides` can supply the rows, and a
+  missing override raises `LocalDataMissingError` quoting the schema and `notes` (where to get it).
   """
   name: str
-  hub_id: str
+  hub_id: str | None
   schema: str  # a key of convert.CONVERTERS
   splits: Mapping[str, tuple[str, ...]]
   config: str | None = None
