@@ -1,0 +1,1 @@
+"""Throughput benchmarks (train step, multilingual evaluation); see docs/performance.md."""

@@ -1,0 +1,181 @@
+"""The benchmark scripts run end to end on a tiny model and report what docs/performance.md relies
+on; the FLOPs/MFU arithmetic matches a hand computation. No speed is asserted here: throughput is
+measured by the benchmarks themselves, never by timed tests."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+  sys.path.insert(0, str(ROOT))
+
+from benchmarks import common, eval_throughput, train_throughput  # noqa: E402
+
+RATE_KEYS = ("tokens_per_s", "real_tokens_per_s", "sequences_per_s", "step_time_s",
+             "model_tflops_per_s", "peak_memory_bytes")
+
+
+# ----------------------------------------------------------------------------------------------
+# Arithmetic.
+
+
+def test_matmul_params_and_flops_per_token_match_hand_computation():
+  base, large = common.make_config("base"), common.make_config("large")
+  # 12 × (4·768² + 2·768·3072) and 24 × (4·1024² + 2·1024·4096) = 12·L·d².
+  assert common.matmul_params(base) == 12 * (4 * 768**2 + 2 * 768 * 3072) == 84_934_656
+  assert common.matmul_params(large) == 12 * 24 * 1024**2 == 301_989_888
+  for cfg, n_mm in ((base, 84_934_656), (large, 301_989_888)):
+    for t in (128, 512):
+      attn = 12 * cfg.num_hidden_layers * cfg.hidden_size * t
+      assert common.flops_per_token(cfg, t) == 6 * n_mm + attn
+      assert common.flops_per_token(cfg, t, train=False) * 3 == 6 * n_mm + attn
+  # perf.md §1's table: 1.850 / 1.963 GFLOP per token for Large at T = 128 / 512.
+  assert common.flops_per_token(large, 128) / 1e9 == pytest.approx(1.850, abs=5e-4)
+  assert common.flops_per_token(large, 512) / 1e9 == pytest.approx(1.963, abs=5e-4)
+  # Classification head on <s>: dense d×d + out d×3, ×6 for training, once per sequence.
+  assert common.head_flops_per_sequence(large) == 6 * (1024**2 + 1024 * 3)
+  assert common.step_flops(base, 32 * 128, 128, 32) == (
+      32 * 128 * common.flops_per_token(base, 128) + 32 * 6 * (768**2 + 768 * 3))
+
+
+def test_mfu_and_device_peaks():
+  assert common.mfu(0.5 * 989.4e12 * 3.0, 3.0, 1, 989.4e12) == pytest.approx(0.5)
+  assert common.mfu(4e15, 1.0, 8, 1e15) == pytest.approx(0.5)  # divided by every device
+  assert common.mfu(1.0, 1.0, 1, None) is None
+  assert common.device_peak("NVIDIA H100 80GB HBM3", "gpu")[1] == 989.4e12
+  assert common.device_peak("NVIDIA H200", "gpu")[1] == 989.4e12
+  assert common.device_peak("NVIDIA A100-SXM4-80GB", "gpu")[1] == 312e12
+  assert common.device_peak("TPU v4", "tpu")[1] == 275e12
+  assert common.device_peak("TPU v5 lite", "tpu")[1] == 197e12
+  assert common.device_peak("TPU v5", "tpu")[1] == 459e12
+  # Not credited with the SXM peak, and no made-up CPU peak.
+  assert common.device_peak("NVIDIA H100 PCIe", "gpu")[1] is None
+  assert common.device_peak("cpu", "cpu")[1] is None
+  assert common.device_peak("cpu", "cpu", override_tflops=2.0)[1] == 2e12
+
+
+def test_mnli_mix_and_packing_raise_the_real_token_fraction():
+  from stilts_jax.data import DEFAULT_BUCKETS, TrainBatches, resolve_buckets
+  from stilts_jax.data.packing import pack_features
+  rng = np.random.default_rng(0)
+  lengths = common.lognormal_lengths(4000, 128, rng)
+  assert lengths.min() >= common.MIN_LEN and lengths.max() <= 128
+  assert 35 <= lengths.mean() <= 45  # the documented MNLI-like mean of ~40 tokens
+  feats = common.synthetic_features(lengths, 128, 1000, rng)
+  np.testing.assert_array_equal(feats["attention_mask"].sum(1), lengths)
+  keys = ("input_ids", "attention_mask", "label")
+  padded = feats["attention_mask"].mean()
+  bucketed = TrainBatches({k: feats[k] for k in keys}, 32, 0,
+                          buckets=resolve_buckets(DEFAULT_BUCKETS, 128), group_by_length=True)
+  batches = [bucketed.batch_at(s) for s in range(bucketed.steps_per_epoch)]
+  bucket_frac = (sum(b["attention_mask"].sum() for b in batches)
+                 / sum(b["attention_mask"].size for b in batches))
+  packed = pack_features({k: feats[k] for k in (*keys, "example_index")}, 128)
+  packed_frac = packed["attention_mask"].mean()
+  assert padded < 0.4 < bucket_frac < packed_frac
+  assert packed_frac > 0.9
+
+
+# ----------------------------------------------------------------------------------------------
+# End to end.
+
+
+def _check_rates(side: dict):
+  for key in RATE_KEYS:
+    assert side[key] > 0, (key, side[key])
+  assert 0 < side["real_token_fraction"] <= 1
+  assert side["real_tokens_per_s"] <= side["tokens_per_s"] * (1 + 1e-9)
+
+
+@pytest.fixture(scope="module")
+def train_runs(tmp_path_factory):
+  """The MNLI-like mix at T=64: a padded jax run with --compare-torch from the command line (a
+  fresh process, as a user runs it) and a packed jax run in process."""
+  out = tmp_path_factory.mktemp("bench")
+  shared = ["--size=tiny", "--seq-len=64", "--batch-size=4", "--steps=2", "--warmup=1",
+            "--length-mix=mnli", "--peak-tflops=1"]
+  # One thread per framework, so a loaded 2-core host stays usable (see common.limit_threads).
+  env = dict(os.environ, XLA_FLAGS="", JAX_PLATFORMS="cpu")
+  proc = subprocess.Popen(
+      [sys.executable, "benchmarks/train_throughput.py", *shared, "--compare-torch", "--threads=1",
+       f"--json={out / 'padded.json'}"],
+      cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  # Meanwhile (the two compiles overlap; no timing is asserted, so sharing the CPU is harmless):
+  packed = train_throughput.main(shared + ["--packing", f"--json={out / 'packed.json'}"])
+  _, stderr = proc.communicate(timeout=240)
+  assert proc.returncode == 0, stderr[-3000:]
+  assert json.loads((out / "packed.json").read_text())["jax"] == json.loads(
+      json.dumps(packed["jax"], default=str))
+  return {"padded": json.loads((out / "padded.json").read_text()), "packed": packed,
+          "stderr": stderr}
+
+
+def test_train_benchmark_reports_rates_and_mfu(train_runs):
+  r = train_runs["padded"]
+  for key in ("jax", "torch", "ratio", "device", "command", "date", "flops"):
+    assert key in r
+  assert r["command"].startswith("python benchmarks/train_throughput.py --size=tiny")
+  jax_side = r["jax"]
+  _check_rates(jax_side)
+  assert jax_side["finite"] and jax_side["compiles"] >= 1
+  assert jax_side["steps_timed"] == 2
+  # MFU is the model FLOP rate over the (overridden, 1 TFLOP/s) peak, on padded and real tokens.
+  assert jax_side["mfu"] == pytest.approx(jax_side["model_tflops_per_s"] / 1.0)
+  assert jax_side["mfu_real"] == pytest.approx(jax_side["model_tflops_per_s_real"] / 1.0)
+  assert jax_side["mfu_real"] < jax_side["mfu"]  # the mix has padding
+  cfg = common.make_config("tiny")
+  assert r["flops"]["train_flops_per_token"] == common.flops_per_token(cfg, 64)
+
+
+def test_compare_torch_on_cpu(train_runs):
+  r = train_runs["padded"]
+  _check_rates(r["torch"])
+  assert r["torch"]["device"]["device"] == "cpu" and r["torch"]["dtype"] == "float32"
+  assert r["torch"]["device"]["threads"] == 1
+  assert math.isfinite(r["torch"]["loss_last"])
+  # Torch pads every batch to T, as the HF Trainer default; same MFU formula.
+  assert r["torch"]["steps_by_shape"] == {"(4, 64)": 2}
+  assert r["torch"]["mfu"] == pytest.approx(r["torch"]["model_tflops_per_s"] / 1.0)
+  for key in ("tokens_per_s", "real_tokens_per_s", "sequences_per_s"):
+    assert r["ratio"][key] == pytest.approx(r["jax"][key] / r["torch"][key])
+  assert "jax/torch real tokens/s" in train_runs["stderr"]
+
+
+def test_packing_increases_real_tokens_per_row(train_runs):
+  padded, packed = train_runs["padded"]["jax"], train_runs["packed"]["jax"]
+  _check_rates(packed)
+  assert packed["real_token_fraction"] > padded["real_token_fraction"]
+  assert packed["real_token_fraction"] > 0.85
+  # Several examples per packed row; one per row when padded.
+  assert packed["sequences_per_s"] > 1.2 * packed["rows_per_s"]
+  assert padded["sequences_per_s"] == pytest.approx(padded["rows_per_s"])
+  assert packed["compiles"] == 1  # one bucket: packed rows are always T long
+
+
+def test_eval_benchmark_stream_and_per_language_loop(tmp_path):
+  path = tmp_path / "eval.json"
+  r = eval_throughput.main(["--size=tiny", "--seq-len=64", "--pairs=150", "--batch-size=16",
+                            "--buckets=32,64", f"--json={path}"])
+  assert json.loads(path.read_text())["examples"] == 150
+  for key in ("jax", "per_language_loop", "ratio", "device", "command", "date"):
+    assert key in r
+  stream, loop = r["jax"], r["per_language_loop"]
+  for side in (stream, loop):
+    for key in ("examples_per_s", "total_time_s", "cold_time_s", "tokens_per_s",
+                "real_tokens_per_s"):
+      assert side[key] > 0, key
+    # One compile per length bucket used, however many batches and languages.
+    assert side["compiles"] == len(side["batches_by_shape"])
+  assert len(loop["time_per_language_s"]) == 15 == len(r["languages"])
+  assert sum(r["languages"].values()) == 150
+  assert r["predictions_match"]
+  # One length-sorted stream pads less than 15 separately sorted ones.
+  assert stream["batches"] < loop["batches"]
+  assert stream["real_token_fraction"] >= loop["real_token_fraction"]
