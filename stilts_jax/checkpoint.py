@@ -348,6 +348,31 @@ def restore_encoder(directory: str | epath.Path, abstract_encoder_params: Any, *
   return out[STATE_ITEM]["params"]["encoder"]
 
 
+def restore_params(directory: str | epath.Path, abstract_params: Any, *,
+                   step: int | str = "best") -> Any:
+  """All of `params` (encoder and heads) of a checkpoint, without optimizer state: what an
+  evaluation-only run needs. `abstract_params` carries the shapes and target shardings."""
+  directory = epath.Path(directory)
+  manager, ranked = _reader(directory)
+  if manager is None or manager.latest_step() is None:
+    if manager is not None:
+      manager.close()
+    raise FileNotFoundError(f"no finalized checkpoint in {directory}: train this phase first "
+                            "(mode='train').")
+  if isinstance(abstract_params, nnx.State):
+    abstract_params = nnx.to_pure_dict(abstract_params)
+  target = {"params": abstract_params}
+  try:
+    step = _resolve_step(manager, ranked, directory, step)
+    args = ocp.args.PyTreeRestore(item=target, restore_args=_restore_args(target, "restore_params"),
+                                  partial_restore=True)  # skip opt_state, step, rng
+    out = manager.restore(step, args=ocp.args.Composite(**{STATE_ITEM: args}))
+  finally:
+    manager.close()
+  log.info("restored the parameters of step %d of %s.", step, directory)
+  return out[STATE_ITEM]["params"]
+
+
 def _flat_shapes(tree: Any) -> dict[str, tuple[int, ...]]:
   # Keys as strings: Orbax stores nnx's integer layer indices as "0", "1", ...
   return {"/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path): tuple(x.shape)

@@ -29,7 +29,7 @@ from flax import nnx
 
 from stilts_jax import evaluate, steps
 from stilts_jax import sharding as shd
-from stilts_jax.checkpoint import has_checkpoint, restore_encoder
+from stilts_jax.checkpoint import has_checkpoint, restore_encoder, restore_params
 from stilts_jax.features import featurize_split
 from stilts_jax.models import XLMREncoder, attach_heads, load_encoder
 from stilts_jax.tasks import TaskType, get_task, list_tasks, load_examples
@@ -168,10 +168,15 @@ def _write_predictions(ctx: Context, setting: str, target: str, results) -> None
 
 def run_target(ctx: Context, setting: str, intermediate_dir: epath.Path | None,
                target: str) -> list[dict]:
-  """Phase 2 (or retrieval): fresh head on the handed-over encoder, English training, zero-shot eval."""
+  """Phase 2 (or retrieval): fresh head on the handed-over encoder, English training, zero-shot eval.
+
+  With `mode="eval"` nothing trains: the phase's best checkpoint is restored and re-evaluated
+  (e.g. on more languages or splits than the first run used).
+  """
   directory = ctx.workdir / "target" / f"{setting}__{target}"
   results_file = directory / "results.jsonl"
-  if (directory / COMPLETED).exists() and results_file.exists():
+  evaluate_only = ctx.config.mode == "eval"
+  if not evaluate_only and (directory / COMPLETED).exists() and results_file.exists():
     return [json.loads(line) for line in results_file.read_text().splitlines() if line]
   spec = get_task(target)
   hp = ctx.config.target_train[target]
@@ -186,14 +191,19 @@ def run_target(ctx: Context, setting: str, intermediate_dir: epath.Path | None,
   else:
     model = attach_heads(encoder, {target: (spec.task_type.value, spec.num_labels or 1)},
                          mesh=ctx.mesh, seed=ctx.config.seed)
-    task = _phase_task(ctx, spec, hp)
-    outcome = train_phase(f"target/{setting}__{target}", model, [task], hp, ctx.mesh, directory,
-                          seed=ctx.config.seed, buckets=ctx.buckets)
-    if outcome.status == "preempted":
-      raise Preempted(f"preempted during {setting}__{target} at step {outcome.steps}")
+    if evaluate_only:
+      abstract = evaluate_abstract(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
+      params = restore_params(directory / "checkpoints", abstract, step="best")
+    else:
+      task = _phase_task(ctx, spec, hp)
+      outcome = train_phase(f"target/{setting}__{target}", model, [task], hp, ctx.mesh,
+                            directory, seed=ctx.config.seed, buckets=ctx.buckets)
+      if outcome.status == "preempted":
+        raise Preempted(f"preempted during {setting}__{target} at step {outcome.steps}")
+      params = outcome.params
     graphdef = nnx.graphdef(model)
     predict = steps.make_predict_step(graphdef, {target: spec.task_type.value})
-    step = lambda b: predict(outcome.params, b, head=target)
+    step = lambda b: predict(params, b, head=target)
     results = evaluate.evaluate_parts(spec, _eval_parts(ctx, spec, hp.max_length), step,
                                       ctx.mesh, hp.eval_batch_size, ctx.buckets)
     _write_predictions(ctx, setting, target, results)
