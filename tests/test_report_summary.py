@@ -225,4 +225,20 @@ def test_no_rows_for_split_and_no_baseline(tmp_path):
 
 
 def test_targets_cover_xtreme():
-  assert len(TARGETS) == 9 and set(MAIN_METRIC) == set(TARGETS)
+  from stilts_jax.report.results import KNOWN_TARGETS, XTREME_R_TARGETS
+  assert len(TARGETS) == 9 and set(MAIN_METRIC) == set(KNOWN_TARGETS)
+  assert not set(XTREME_R_TARGETS) & set(TARGETS)  # the XTREME table and Avg keep their 9 tasks
+
+
+def test_xtreme_r_rows_are_valid_but_outside_the_table(tmp_path):
+  import json
+  from stilts_jax.report import build_summary, load_results
+  rows = [{"intermediate": None, "target": "xcopa", "language": "et", "split": "validation",
+           "metric": "accuracy", "value": 60.0},
+          {"intermediate": None, "target": "xnli", "language": "en", "split": "validation",
+           "metric": "accuracy", "value": 80.0}]
+  (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+  loaded = load_results([tmp_path])
+  assert {r.target for r in loaded} == {"xcopa", "xnli"}
+  summary = build_summary(loaded)
+  assert all(t != "xcopa" for _, t in summary.cells)
