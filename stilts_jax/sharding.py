@@ -123,6 +123,27 @@ def batch_sharding(mesh: Mesh, rules: Rules = FSDP_RULES) -> NamedSharding:
   return NamedSharding(mesh, PartitionSpec())
 
 
+def optimizer_state_shardings(tx, params: Any, mesh: Mesh) -> Any:
+  """Shardings for `tx.init(params)`: every state leaf that mirrors a parameter (Adam's moments,
+  the gradient accumulator) is sharded like that parameter; counters are replicated.
+
+  Without this, `jit(tx.init)` returns fully replicated zeros: FSDP would keep a whole copy of
+  Adam's 2 × 560M floats (4 GiB for XLM-R Large) on every chip. A state leaf mirrors a parameter
+  when its key path ends with that parameter's path and the shapes agree.
+  """
+  by_path = {tuple(path): leaf for path, leaf in jax.tree_util.tree_leaves_with_path(params)}
+  replicated = NamedSharding(mesh, PartitionSpec())
+
+  def pick(path, leaf):
+    for k in range(len(path)):
+      param = by_path.get(tuple(path[k:]))
+      if param is not None and param.shape == leaf.shape:
+        return param.sharding
+    return replicated
+
+  return jax.tree_util.tree_map_with_path(pick, jax.eval_shape(tx.init, params))
+
+
 def abstract_model(ctor: Callable[[], nnx.Module]) -> tuple[nnx.GraphDef, nnx.State]:
   """Shapes and metadata of a model without allocating it."""
   return nnx.split(nnx.eval_shape(ctor))

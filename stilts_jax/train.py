@@ -61,9 +61,12 @@ class PhaseOutcome:
   params: Any                  # best (else last) params, pure dict, sharded
 
 
-def _train_state(params, tx, seed: int) -> dict:
-  # tx.init under jit keeps the Adam moments sharded exactly like the parameters they follow.
-  return {"params": params, "opt_state": jax.jit(tx.init)(params), "step": jnp.int32(0),
+def _train_state(params, tx, seed: int, mesh) -> dict:
+  # Explicit out_shardings: Adam's moments are sharded exactly like the parameters they follow
+  # (jit would otherwise return replicated zeros, a full copy of the optimizer state per chip).
+  opt_state = jax.jit(tx.init, out_shardings=shd.optimizer_state_shardings(tx, params, mesh))(
+      params)
+  return {"params": params, "opt_state": opt_state, "step": jnp.int32(0),
           "rng": jax.random.key_data(jax.random.key(seed))}
 
 
@@ -114,7 +117,7 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
 
   ##### Resume or start ########################################################################
   with jax.set_mesh(mesh):
-    state = _train_state(params, tx, seed)
+    state = _train_state(params, tx, seed, mesh)
   ckpt = Checkpointer(workdir / "checkpoints", save_interval_steps=hp.checkpoint_every_steps,
                       max_to_keep=hp.keep_checkpoints, best_metric="score", best_mode="max")
   history = {"best_step": None, "best_score": None, "evals_since_best": 0}

@@ -153,3 +153,27 @@ def test_sharded_forward_equals_single_device(mesh_name, wide_checkpoint):
   for a, b in zip(enc_sharded.hidden_states, enc_single.hidden_states):
     assert rel_err(a, b) <= 1e-5
   assert np.asarray(enc_sharded.pooler_output).shape == (16, 64)
+
+
+def test_optimizer_state_is_sharded_like_the_parameters():
+  """FSDP must shard Adam's moments (and the accumulator) too, not replicate them per chip."""
+  from stilts_jax import optim
+  mesh = shd.make_mesh(MESHES["fsdp8"])
+  cfg = stilts_jax.XLMRConfig(vocab_size=64, hidden_size=32, num_hidden_layers=1,
+                              num_attention_heads=4, intermediate_size=64,
+                              max_position_embeddings=40)
+  model = shd.create_sharded(lambda: stilts_jax.TaskModel(cfg, HEADS, rngs=nnx.Rngs(0)), mesh)
+  params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+  tx = optim.make_optimizer(learning_rate=1e-3, total_updates=10, grad_accum_steps=2)
+  shardings = shd.optimizer_state_shardings(tx, params, mesh)
+  state = jax.jit(tx.init, out_shardings=shardings)(params)
+  word = params["encoder"]["embeddings"]["word_embeddings"]["embedding"]
+  mirrors = [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(state)
+             if jax.tree_util.keystr(path).endswith(
+                 "['encoder']['embeddings']['word_embeddings']['embedding']")]
+  assert len(mirrors) == 3  # accumulator, Adam mu, Adam nu
+  for leaf in mirrors:
+    assert leaf.sharding.spec == word.sharding.spec == P(None, "fsdp")
+    assert {s.data.shape for s in leaf.addressable_shards} == {(64, 4)}
+  counters = [leaf for leaf in jax.tree.leaves(state) if leaf.ndim == 0]
+  assert counters and all(c.sharding.spec == P() for c in counters)
