@@ -16,11 +16,17 @@ from ml_collections import config_dict
 TARGETS = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba")
 INTERMEDIATES = ("anli_plus", "mnli", "qqp", "squad_v1", "squad_v2", "hellaswag", "cosmosqa",
                  "commonsenseqa", "ccg")
+# The paper's alternatives: machine-translated intermediate data (MNLI via XNLI translate-train;
+# user-provided translated SQuAD), usable with a language set (intermediate_languages).
+TRANSLATED_INTERMEDIATES = ("mnli_translated", "squad_translated")
+XTREME_R_TARGETS = ("xcopa", "panx_r")
 # target: (epochs, effective batch size, max length)
 TARGET_SCHEDULE = {
     "xnli": (2, 32, 256), "pawsx": (5, 32, 256), "udpos": (10, 32, 256), "panx": (10, 32, 256),
     "xquad": (2, 16, 384), "mlqa": (2, 16, 384), "tydiqa": (2, 16, 384),
     "bucc2018": (0, 32, 512), "tatoeba": (0, 32, 512),
+    # XTREME-R (not in the paper): COPA is tiny (400 train pairs), so more epochs [U].
+    "xcopa": (10, 16, 128), "panx_r": (10, 32, 256),
 }
 
 
@@ -53,8 +59,21 @@ def get_config() -> ml_collections.ConfigDict:
       cache_dir="",                      # feature cache; "" = no cache
       buckets=(64, 128, 256, 384, 512),
       train_limit=config_dict.placeholder(int),
-      eval_limit=config_dict.placeholder(int)))
+      eval_limit=config_dict.placeholder(int),
+      subsample_seed=0))                 # which subset `task@pct` settings train on
   c.intermediate_train = phase(2, 32)
+  # Training languages per intermediate task (default English), e.g. mnli_translated="en,de,hi,zh"
+  # for multilingual intermediate training over a typologically diverse set.
+  c.intermediate_languages = ml_collections.ConfigDict(
+      {t: "" for t in INTERMEDIATES + TRANSLATED_INTERMEDIATES})
+  # Masked LM mixed into intermediate training: intermediate setting "mnli+mlm".
+  c.mlm = ml_collections.ConfigDict(dict(
+      source="",                 # Hub id (e.g. wikimedia/wikipedia) or a directory of <lang>.txt
+      hub_config="{lang}",       # e.g. 20231101.{lang}
+      revision="", text_column="text", languages="",  # "de,hi,zh,sw,..."
+      limit_per_language=config_dict.placeholder(int),
+      max_length=128, mlm_probability=0.15,
+      rate=0.2))                 # fraction of intermediate steps spent on MLM
   c.target_train = ml_collections.ConfigDict(
       {t: phase(e, b, L) for t, (e, b, L) in TARGET_SCHEDULE.items()})
   c.eval = ml_collections.ConfigDict(dict(

@@ -4,8 +4,10 @@
              --workdir=gs://bucket/runs/squad_v1__xnli
 
 Arguments (comma-separated, `key=value`):
-  intermediate  "none" (baseline), a task, "a+b" (multi-task), or several settings joined by "|"
-  target        a target task, several joined by "|", or "all"
+  intermediate  "none" (baseline), a task, "a+b" (multi-task), "a@10" (10 % of its data),
+                "a+mlm" (with masked LM, see config.mlm), or several settings joined by "|"
+  target        a target task (XTREME's 9, or XTREME-R's xcopa, panx_r), several joined by "|",
+                or "all" (XTREME's 9)
   model         Hub id or local checkpoint directory (default xlm-roberta-large)
   seed          integer (default 1)
 Any other setting: --config.some.key=value (the config is locked, so a typo is an error).
@@ -30,10 +32,11 @@ def parse_arg(arg: str, **defaults) -> dict:
   return out
 
 
-def _names(value: str, valid, what: str) -> tuple:
-  names = tuple(valid) if value == "all" else tuple(filter(None, value.split("|")))
+def _names(value: str, valid, what: str, all_=None) -> tuple:
+  names = tuple(all_ or valid) if value == "all" else tuple(filter(None, value.split("|")))
   for name in names:
     for task in ([] if name == "none" else name.split("+")):
+      task = task.partition("@")[0]
       if task not in valid:
         raise ValueError(f"unknown {what} {task!r}; valid: {', '.join(valid)}"
                          + (", none" if what == "intermediate task" else ""))
@@ -43,8 +46,11 @@ def _names(value: str, valid, what: str) -> tuple:
 def get_config(arg: str = ""):
   args = parse_arg(arg, intermediate="none", target="xnli", model="xlm-roberta-large", seed="1")
   c = base.get_config()
-  c.intermediates = _names(args["intermediate"], base.INTERMEDIATES, "intermediate task")
-  c.targets = _names(args["target"], base.TARGETS, "target task")
+  c.intermediates = _names(args["intermediate"],
+                           base.INTERMEDIATES + base.TRANSLATED_INTERMEDIATES + ("mlm",),
+                           "intermediate task", all_=base.INTERMEDIATES)
+  c.targets = _names(args["target"], base.TARGETS + base.XTREME_R_TARGETS, "target task",
+                     all_=base.TARGETS)
   c.model.name = args["model"]
   c.seed = int(args["seed"])
   return c

@@ -24,6 +24,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from etils import epath
 from flax import nnx
 
@@ -70,8 +71,48 @@ class Context:
     return jax.process_index() == 0
 
 
+MLM = "mlm"  # the pseudo-task "masked LM on multilingual text" (config.mlm says which text)
+
+
+@dataclasses.dataclass(frozen=True)
+class SettingPart:
+  """One task of an intermediate setting: `mnli`, `mnli@10` (10 % of its training data), `mlm`."""
+  task: str
+  fraction: float = 1.0
+
+
+def parse_setting(setting: str) -> list[SettingPart]:
+  """"none" → []; "mnli@10+squad_v1+mlm" → [mnli at 10 %, squad_v1, mlm]."""
+  if setting == "none":
+    return []
+  parts = []
+  for item in setting.split("+"):
+    name, _, pct = item.partition("@")
+    fraction = 1.0
+    if pct:
+      try:
+        fraction = float(pct) / 100
+      except ValueError:
+        fraction = -1.0
+      if not 0 < fraction <= 1:
+        raise ValueError(f"intermediate setting {setting!r}: {item!r} should be TASK@PERCENT with "
+                         "0 < PERCENT <= 100 (e.g. mnli@10).")
+    parts.append(SettingPart(name, fraction))
+  return parts
+
+
 def setting_tasks(setting: str) -> list[str]:
-  return [] if setting == "none" else setting.split("+")
+  return [p.task for p in parse_setting(setting)]
+
+
+def _subsample(loaded, fraction: float, seed: int):
+  """A fixed random `fraction` of the examples, in their original order; the same subset for
+  every training seed (it depends on data.subsample_seed only), so seeds measure training noise."""
+  if fraction >= 1:
+    return loaded
+  n = len(loaded.examples)
+  keep = np.sort(np.random.default_rng([seed, 0x5AB5]).permutation(n)[:max(1, round(fraction * n))])
+  return dataclasses.replace(loaded, examples=tuple(loaded.examples[i] for i in keep))
 
 
 def _mark_completed(path: epath.Path, **info) -> None:
@@ -86,17 +127,29 @@ def _pretrained_encoder(ctx: Context) -> XLMREncoder:
                       attention=m.attention, mesh=ctx.mesh, tokenizer=ctx.tokenizer)
 
 
-def _phase_task(ctx: Context, spec, hp) -> PhaseTask:
-  """English training data of `spec` and its English dev subset for model selection.
+def _phase_task(ctx: Context, spec, hp, fraction: float = 1.0) -> PhaseTask:
+  """Training data of `spec` (English unless `intermediate_languages` names a language set) and its
+  English dev subset for model selection.
 
   The registry maps a target's train split to its English source (xnli → MNLI, xquad → SQuAD 1.1).
   """
-  loaded = ctx.load(spec.name, "train", "en", ctx.config.data.get("train_limit"))
+  chosen = ctx.config.get("intermediate_languages", {}).get(spec.name) if spec.intermediate \
+      else None
+  languages = chosen.split(",") if chosen else ["en"]
+  limit = ctx.config.data.get("train_limit")
+  overrides = dict(ctx.config.data.overrides) or None
+  loaded = ctx.load(spec.name, "train", languages[0], limit) if len(languages) == 1 else \
+      load_examples_multi(spec.name, "train", languages, data_overrides=overrides, limit=limit)
+  loaded = _subsample(loaded, fraction, ctx.config.data.subsample_seed)
   if loaded.num_skipped:
     log.info("%s train: skipped %s", spec.name, dict(loaded.skipped))
   features = ctx.featurize(spec, loaded, hp.max_length)
-  dev = [ctx.part(spec, "validation", "en", hp.eval_subset, hp.max_length)] \
-      if "validation" in spec.splits else []
+  dev = []
+  if "validation" in spec.splits and "en" in spec.languages_for("validation"):
+    dev = [ctx.part(spec, "validation", "en", hp.eval_subset, hp.max_length)]
+  else:  # e.g. XCOPA: its dev sets are the zero-shot languages, never used for selection
+    log.warning("%s has no English dev set: no model selection, the last step is used.",
+                spec.name)
   return PhaseTask(head=spec.name, head_type=spec.task_type.value, train_features=features,
                    dev_spec=spec, dev_parts=dev)
 
@@ -107,17 +160,41 @@ def run_intermediate(ctx: Context, setting: str, directory: epath.Path) -> None:
     log.info("intermediate %s already completed in %s", setting, directory)
     return
   hp = ctx.config.intermediate_train
-  specs = [get_task(name) for name in setting_tasks(setting)]
+  parts = parse_setting(setting)
+  supervised = [(get_task(p.task), p.fraction) for p in parts if p.task != MLM]
   encoder = _pretrained_encoder(ctx)
-  heads = {s.name: (s.task_type.value, s.num_labels or 1) for s in specs}
+  heads = {s.name: (s.task_type.value, s.num_labels or 1) for s, _ in supervised}
+  if any(p.task == MLM for p in parts):
+    heads[MLM] = ("mlm", 0)  # decoder tied to the (pretrained) word embeddings
   model = attach_heads(encoder, heads, mesh=ctx.mesh, seed=ctx.config.seed)
-  tasks = [_phase_task(ctx, s, hp) for s in specs]
+  tasks = [_phase_task(ctx, s, hp, fraction) for s, fraction in supervised]
+  if MLM in heads:
+    tasks.append(_mlm_task(ctx))
   outcome = train_phase(f"intermediate/{setting}", model, tasks, hp, ctx.mesh, directory,
                         seed=ctx.config.seed, buckets=ctx.buckets)
   if outcome.status == "preempted":
     raise Preempted(f"preempted during intermediate {setting} at step {outcome.steps}")
   _mark_completed(directory, status=outcome.status, steps=outcome.steps,
                   best_step=outcome.best_step, best_score=outcome.best_score)
+
+
+def _mlm_task(ctx: Context) -> PhaseTask:
+  """Masked LM on multilingual text, mixed into intermediate training at `config.mlm.rate`."""
+  from stilts_jax import mlm
+  m = ctx.config.mlm
+  if not m.source or not m.languages:
+    raise ValueError("the intermediate setting includes 'mlm' but config.mlm.source/languages are "
+                     "empty: set e.g. --config.mlm.source=wikimedia/wikipedia "
+                     "--config.mlm.hub_config=20231101.{lang} --config.mlm.languages=de,hi,zh "
+                     "(or a local directory of <lang>.txt files).")
+  corpus = mlm.load_mlm_corpus(m.source, languages=m.languages.split(","),
+                               limit_per_language=m.get("limit_per_language"),
+                               text_column=m.text_column, config=m.hub_config or None,
+                               revision=m.revision or None)
+  features = mlm.featurize_mlm(corpus, ctx.tokenizer, m.max_length)
+  masking = dict(mlm.masking_args(ctx.tokenizer), mlm_probability=m.mlm_probability)
+  return PhaseTask(head=MLM, head_type="mlm", train_features=features, rate=m.rate,
+                   masking=masking)
 
 
 def _handed_over_encoder(ctx: Context, intermediate_dir: epath.Path | None) -> XLMREncoder:
@@ -222,7 +299,8 @@ def validate_config(config) -> None:
     raise ValueError(f"mode must be 'train' or 'eval', got {config.mode!r}.")
   for setting in config.intermediates:
     for name in setting_tasks(setting):
-      get_task(name)  # RegistryError lists the valid task names
+      if name != MLM:
+        get_task(name)  # RegistryError lists the valid task names
   for target in config.targets:
     get_task(target)
   chosen = dict(config.eval.get("languages") or {})
@@ -277,7 +355,7 @@ def write_results(workdir: epath.Path, rows: list[dict]) -> None:
   (workdir / "results.csv").write_text(report.to_csv(summary))
   plots = workdir / "plots"
   plots.mkdir(exist_ok=True)
-  for target in sorted({r["target"] for r in rows}):
+  for target in sorted({r["target"] for r in rows} & set(report.TARGETS)):
     report.plot_per_language(summary, target, plots / f"per_language_{target}.png")
   if None in {r["intermediate"] for r in rows} and len({r["intermediate"] for r in rows}) > 1:
     report.plot_gains_heatmap(summary, plots / "gains_heatmap.png")

@@ -20,7 +20,7 @@ import numpy as np
 from etils import epath
 from flax import nnx
 
-from stilts_jax import evaluate, optim, sampling, steps
+from stilts_jax import evaluate, mlm, optim, sampling, steps
 from stilts_jax import sharding as shd
 from stilts_jax.checkpoint import Checkpointer
 from stilts_jax.data import DEFAULT_BUCKETS, TrainBatches, process_slice, to_global_batch
@@ -34,7 +34,7 @@ TRAIN_KEYS = {
     "multiple_choice": ("input_ids", "attention_mask", "label"),
     "tagging": ("input_ids", "attention_mask", "labels"),
     "span_qa": ("input_ids", "attention_mask", "start_positions", "end_positions"),
-    "mlm": ("input_ids", "attention_mask", "labels"),
+    "mlm": ("input_ids", "attention_mask"),  # labels come from masking each step (MLMBatches)
 }
 
 
@@ -50,6 +50,10 @@ class PhaseTask:
   train_features: Mapping[str, np.ndarray]
   dev_spec: TaskSpec | None = None
   dev_parts: Sequence[evaluate.EvalPart] = ()
+  # A fixed share of the steps (e.g. MLM mixed into intermediate training at rate 0.2) instead of
+  # a share proportional to the task's size; its data then does not count toward the step budget.
+  rate: float | None = None
+  masking: Mapping[str, Any] | None = None  # mlm only: mlm.masking_args(tokenizer) (+ probability)
 
 
 @dataclasses.dataclass
@@ -68,6 +72,16 @@ def _train_state(params, tx, seed: int, mesh) -> dict:
       params)
   return {"params": params, "opt_state": opt_state, "step": jnp.int32(0),
           "rng": jax.random.key_data(jax.random.key(seed))}
+
+
+def _batches(task: PhaseTask, micro: int, seed: int, index: int, count: int, buckets):
+  features = {k: task.train_features[k] for k in TRAIN_KEYS[task.head_type]}
+  if task.head_type == "mlm":
+    if task.masking is None:
+      raise ValueError(f"task {task.head!r} is MLM but has no masking arguments.")
+    return mlm.MLMBatches(features, micro, seed, index, count, buckets, group_by_length=True,
+                          **task.masking)
+  return TrainBatches(features, micro, seed, index, count, buckets, group_by_length=True)
 
 
 def _abstract(tree):
@@ -102,17 +116,23 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
     raise ValueError(f"batch_size {hp.batch_size} is not divisible by grad_accum {hp.grad_accum}.")
   micro = hp.batch_size // hp.grad_accum
   index, count = process_slice(mesh, global_batch_size=micro)
-  batches = {t.head: TrainBatches({k: t.train_features[k] for k in TRAIN_KEYS[t.head_type]},
-                                  micro, seed, index, count, buckets, group_by_length=True)
-             for t in tasks}
-  steps_per_epoch = {h: b.steps_per_epoch for h, b in batches.items()}
-  total = hp.get("max_steps") or sampling.total_steps(steps_per_epoch, hp.epochs)
+  batches = {t.head: _batches(t, micro, seed, index, count, buckets) for t in tasks}
+  fixed = {t.head: t.rate for t in tasks if t.rate}
+  if fixed and (sum(fixed.values()) >= 1 or len(fixed) == len(tasks)):
+    raise ValueError(f"fixed task rates {fixed} must sum below 1 and leave a task sampled by "
+                     "size (e.g. MLM mixed into an intermediate task).")
+  steps_per_epoch = {h: b.steps_per_epoch for h, b in batches.items() if h not in fixed}
+  # Epochs count the sized tasks' data; fixed-rate steps come on top of them.
+  total = hp.get("max_steps") or math.ceil(
+      sampling.total_steps(steps_per_epoch, hp.epochs) / (1 - sum(fixed.values())))
   total = math.ceil(total / hp.grad_accum) * hp.grad_accum  # whole optimizer updates only
   tx = optim.make_optimizer(learning_rate=hp.learning_rate, total_updates=total // hp.grad_accum,
                             warmup_fraction=hp.warmup_fraction, weight_decay=hp.weight_decay,
                             max_grad_norm=hp.max_grad_norm, grad_accum_steps=hp.grad_accum)
-  probs = sampling.task_probabilities({h: b.num_examples for h, b in batches.items()},
-                                      hp.sampler, hp.temperature, hp.get("examples_cap"))
+  probs = sampling.task_probabilities(
+      {h: b.num_examples for h, b in batches.items() if h not in fixed}, hp.sampler,
+      hp.temperature, hp.get("examples_cap"))
+  probs = {h: p * (1 - sum(fixed.values())) for h, p in probs.items()} | fixed
   names, task_ids, task_steps = sampling.task_schedule(probs, total, seed)
 
   ##### Resume or start ########################################################################
@@ -130,11 +150,9 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
                                      batch_sharding=shd.batch_sharding(mesh))
   predict_step = steps.make_predict_step(graphdef, head_types)
   tracker = Tracker(workdir, name, total, start)
-  tracker.note(f"[{name}] {total} steps ({', '.join(f'{h}: {p:.2f}' for h, p in probs.items())}),"
-               f" batch {hp.batch_size} = {micro} x {hp.grad_accum}, {mesh.devices.size} devices,"
-               f" resuming at step {start}" if start else
-               f"[{name}] {total} steps, batch {hp.batch_size} = {micro} x {hp.grad_accum}, "
-               f"{mesh.devices.size} devices")
+  mix = f" ({', '.join(f'{h}: {p:.2f}' for h, p in sorted(probs.items()))})" if len(probs) > 1 else ""
+  tracker.note(f"[{name}] {total} steps{mix}, batch {hp.batch_size} = {micro} x {hp.grad_accum}, "
+               f"{mesh.devices.size} devices" + (f", resuming at step {start}" if start else ""))
 
   pending: list[tuple[int, dict]] = []
   examples_since_log = 0

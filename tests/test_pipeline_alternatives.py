@@ -1,0 +1,76 @@
+"""The paper's alternatives as configs over the pipeline: data fractions (`mnli@50`), masked LM
+mixed into intermediate training (`+mlm` at a fixed rate), language sets, and the settings grammar."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+import _pipeline_helpers as H
+from stilts_jax import pipeline, sampling
+from stilts_jax.tasks import get_task, load_examples
+from stilts_jax.tasks.fixtures import write_fixtures
+from test_pipeline_resume import ARGS as BASE_ARGS
+
+
+def test_setting_grammar():
+  parts = pipeline.parse_setting("mnli@10+squad_v1+mlm")
+  assert [(p.task, p.fraction) for p in parts] == [("mnli", 0.1), ("squad_v1", 1.0),
+                                                  ("mlm", 1.0)]
+  assert pipeline.parse_setting("none") == []
+  for bad in ("mnli@0", "mnli@101", "mnli@x"):
+    with pytest.raises(ValueError, match="TASK@PERCENT"):
+      pipeline.parse_setting(bad)
+
+
+def test_subsample_is_a_fixed_subset_in_order(tmp_path):
+  overrides = write_fixtures(tmp_path)
+  loaded = load_examples("mnli", "train", "en", data_overrides=overrides)
+  a = pipeline._subsample(loaded, 0.5, seed=0)
+  b = pipeline._subsample(loaded, 0.5, seed=0)
+  c = pipeline._subsample(loaded, 0.5, seed=1)
+  guids = [e.guid for e in loaded.examples]
+  assert [e.guid for e in a.examples] == [e.guid for e in b.examples]
+  assert len(a.examples) == round(len(guids) / 2)
+  assert [e.guid for e in a.examples] == sorted((e.guid for e in a.examples), key=guids.index)
+  assert {e.guid for e in a.examples} != {e.guid for e in c.examples} or len(guids) < 4
+  assert pipeline._subsample(loaded, 1.0, seed=0) is loaded
+
+
+def test_fixed_rate_tasks_get_their_share():
+  """MLM at rate 0.2 takes ~20 % of steps whatever the corpus size; the rest follows sizes."""
+  probs = sampling.task_probabilities({"mnli": 3000, "squad_v1": 1000})
+  mixed = {h: p * 0.8 for h, p in probs.items()} | {"mlm": 0.2}
+  names, ids, _ = sampling.task_schedule(mixed, 20000, seed=0)
+  freq = np.bincount(ids, minlength=len(names)) / len(ids)
+  got = dict(zip(names, freq))
+  assert got["mlm"] == pytest.approx(0.2, abs=0.015)
+  assert got["mnli"] == pytest.approx(0.6, abs=0.015)
+
+
+def test_mnli_fraction_plus_mlm_end_to_end(tmp_path):
+  """`mnli@50+mlm` → xnli through the real CLI: both heads train, MLM at its rate, results carry the
+  setting name (what stilts-jax-analyze's scaling analysis reads)."""
+  assets = H.demo_assets(tmp_path / "assets")
+  workdir = H.seed_workdir(tmp_path / "w", assets)
+  corpus = tmp_path / "corpus"
+  corpus.mkdir()
+  overrides = json.loads((workdir / "demo_assets/overrides.json").read_text())
+  from stilts_jax.demo_data import demo_texts
+  texts = demo_texts(overrides)
+  for i, lang in enumerate(("de", "ru")):
+    (corpus / f"{lang}.txt").write_text("\n".join(texts[i::7][:200]), encoding="utf-8")
+  args = [a for a in BASE_ARGS if not a.startswith("--config.intermediates")] + [
+      "--config.intermediates=('mnli@50+mlm',)", f"--config.mlm.source={corpus}",
+      "--config.mlm.languages=de,ru", "--config.mlm.hub_config=", "--config.mlm.rate=0.25",
+      "--config.mlm.max_length=32"]
+  proc = H.cli(workdir, *args)
+  log = proc.stdout + proc.stderr
+  assert proc.returncode == 0, log[-3000:]
+  assert "mlm: 0.25" in log  # the phase's task mix as reported
+  inter = workdir / "intermediate" / "mnli@50+mlm"
+  assert (inter / "COMPLETED").exists()
+  rows = H.read_jsonl(workdir / "results.jsonl")
+  assert rows and {r["intermediate"] for r in rows} == {"mnli@50+mlm"}
+  assert all(0 <= r["value"] <= 100 for r in rows)
