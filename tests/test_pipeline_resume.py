@@ -173,3 +173,22 @@ def _nest(flat):
       node = node.setdefault(k, {})
     node[keys[-1]] = value
   return out
+
+
+def test_eval_mode_reevaluates_best_checkpoints_without_training(runs, tmp_path):
+  """mode=eval restores each target's best checkpoint and re-scores it, here on one more language;
+  the languages of the first run get the same numbers, and nothing trains."""
+  ref = runs["ref"]
+  steps_before = sorted(p.name for p in (ref / "target/mnli__xnli/checkpoints").iterdir())
+  metrics_before = (ref / "target/mnli__xnli/metrics.jsonl").read_text()
+  proc = H.cli(ref, *ARGS, "--config.mode=eval", "--config.eval.languages.xnli=en,de,fr")
+  assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+  rows = {(r["language"], r["split"], r["metric"]): r["value"]
+          for r in H.read_jsonl(ref / "target/mnli__xnli/results.jsonl")}
+  assert {lang for lang, _, _ in rows} == {"en", "de", "fr"}
+  first = {(r["language"], r["split"], r["metric"]): r["value"]
+           for r in H.read_jsonl(runs["run"] / "target/mnli__xnli/results.jsonl")}
+  for key, value in first.items():
+    assert rows[key] == value, key
+  assert sorted(p.name for p in (ref / "target/mnli__xnli/checkpoints").iterdir()) == steps_before
+  assert (ref / "target/mnli__xnli/metrics.jsonl").read_text() == metrics_before
