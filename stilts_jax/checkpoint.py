@@ -313,6 +313,16 @@ def _resolve_step(manager: ocp.CheckpointManager, ranked: bool, directory: epath
   raise ValueError(f"step must be an int, 'best' or 'latest'; got {step!r}.")
 
 
+def _finalized_reader(directory: epath.Path, how_to_fix: str):
+  """A read-only manager over a directory that holds at least one finalized checkpoint."""
+  manager, ranked = _reader(directory)
+  if manager is None or manager.latest_step() is None:
+    if manager is not None:
+      manager.close()
+    raise FileNotFoundError(f"no finalized checkpoint in {directory}: {how_to_fix}")
+  return manager, ranked
+
+
 def restore_encoder(directory: str | epath.Path, abstract_encoder_params: Any, *,
                     step: int | str = "best") -> Any:
   """Only `params["encoder"]` of another phase's checkpoint, on the target's shardings.
@@ -325,13 +335,9 @@ def restore_encoder(directory: str | epath.Path, abstract_encoder_params: Any, *
   needs but the checkpoint lacks, or differing shapes, are an error.
   """
   directory = epath.Path(directory)
-  manager, ranked = _reader(directory)
-  if manager is None or manager.latest_step() is None:
-    if manager is not None:
-      manager.close()
-    raise FileNotFoundError(f"no finalized checkpoint in {directory}: the phase that writes it "
-                            "(the intermediate-task phase) must run, and finish at least one "
-                            "save, before this phase can start from its encoder.")
+  manager, ranked = _finalized_reader(
+      directory, "the phase that writes it (the intermediate-task phase) must run, and finish at "
+      "least one save, before this phase can start from its encoder.")
   if isinstance(abstract_encoder_params, nnx.State):
     abstract_encoder_params = nnx.to_pure_dict(abstract_encoder_params)
   target = {"params": {"encoder": abstract_encoder_params}}
@@ -353,12 +359,7 @@ def restore_params(directory: str | epath.Path, abstract_params: Any, *,
   """All of `params` (encoder and heads) of a checkpoint, without optimizer state: what an
   evaluation-only run needs. `abstract_params` carries the shapes and target shardings."""
   directory = epath.Path(directory)
-  manager, ranked = _reader(directory)
-  if manager is None or manager.latest_step() is None:
-    if manager is not None:
-      manager.close()
-    raise FileNotFoundError(f"no finalized checkpoint in {directory}: train this phase first "
-                            "(mode='train').")
+  manager, ranked = _finalized_reader(directory, "train this phase first (mode='train').")
   if isinstance(abstract_params, nnx.State):
     abstract_params = nnx.to_pure_dict(abstract_params)
   target = {"params": abstract_params}
