@@ -54,6 +54,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.intermediates = ("none",)            # "none" = XLM-R baseline; "mnli+squad_v1" = multi-task
   c.targets = ("xnli",)
   c.intermediate_workdir = ""            # share phase 1 across runs (tpu_scripts/sweep.sh sets it)
+  c.export_intermediate_hf = False       # also write the best intermediate encoder as an HF dir
   c.data = ml_collections.ConfigDict(dict(
       overrides=ml_collections.ConfigDict(),  # {source or source/split[/lang]: local path}
       cache_dir="",                      # feature cache; "" = no cache

@@ -32,7 +32,7 @@ from stilts_jax import evaluate, steps
 from stilts_jax import sharding as shd
 from stilts_jax.checkpoint import has_checkpoint, restore_encoder, restore_params
 from stilts_jax.features import featurize_split
-from stilts_jax.models import XLMREncoder, attach_heads, load_encoder
+from stilts_jax.models import XLMREncoder, attach_heads, export_encoder, load_encoder
 from stilts_jax.tasks import TaskType, get_task, list_tasks, load_examples
 from stilts_jax.train import PhaseTask, train_phase
 
@@ -174,6 +174,10 @@ def run_intermediate(ctx: Context, setting: str, directory: epath.Path) -> None:
                         seed=ctx.config.seed, buckets=ctx.buckets)
   if outcome.status == "preempted":
     raise Preempted(f"preempted during intermediate {setting} at step {outcome.steps}")
+  if ctx.config.get("export_intermediate_hf"):
+    # The intermediate-trained encoder for the PyTorch world: XLMRobertaModel.from_pretrained(dir).
+    nnx.update(model, outcome.params)
+    export_encoder(model.encoder, str(directory / "hf_encoder"))
   _mark_completed(directory, status=outcome.status, steps=outcome.steps,
                   best_step=outcome.best_step, best_score=outcome.best_score)
 

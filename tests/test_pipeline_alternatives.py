@@ -64,7 +64,7 @@ def test_mnli_fraction_plus_mlm_end_to_end(tmp_path):
   args = [a for a in BASE_ARGS if not a.startswith("--config.intermediates")] + [
       "--config.intermediates=('mnli@50+mlm',)", f"--config.mlm.source={corpus}",
       "--config.mlm.languages=de,ru", "--config.mlm.hub_config=", "--config.mlm.rate=0.25",
-      "--config.mlm.max_length=32"]
+      "--config.mlm.max_length=32", "--config.export_intermediate_hf=True"]
   proc = H.cli(workdir, *args)
   log = proc.stdout + proc.stderr
   assert proc.returncode == 0, log[-3000:]
@@ -73,4 +73,16 @@ def test_mnli_fraction_plus_mlm_end_to_end(tmp_path):
   assert (inter / "COMPLETED").exists()
   rows = H.read_jsonl(workdir / "results.jsonl")
   assert rows and {r["intermediate"] for r in rows} == {"mnli@50+mlm"}
+  # The exported best intermediate encoder loads in transformers, which computes what we compute.
+  import torch
+  import transformers
+  hf = transformers.XLMRobertaModel.from_pretrained(inter / "hf_encoder").eval()
+  from stilts_jax import load_encoder
+  ours = load_encoder(str(inter / "hf_encoder"))
+  ids = np.array([[0, 5, 9, 13, 2, 1, 1]], np.int32)
+  with torch.no_grad():
+    want = hf(torch.tensor(ids, dtype=torch.long),
+              attention_mask=torch.tensor((ids != 1).astype(np.int64))).last_hidden_state.numpy()
+  got = np.asarray(ours(ids, (ids != 1).astype(np.int32)).last_hidden_state)
+  np.testing.assert_allclose(got, want, atol=2e-4)
   assert all(0 <= r["value"] <= 100 for r in rows)
