@@ -39,6 +39,9 @@ def phase(epochs: float, batch_size: int, max_length=None) -> ml_collections.Con
       sampler="proportional", temperature=1.0, examples_cap=config_dict.placeholder(int),
       eval_every_steps=1000, eval_subset=500, patience=30, eval_batch_size=64,
       log_every_steps=50, checkpoint_every_steps=1000, keep_checkpoints=2,
+      # Sequence packing for classification/tagging training (exact per example, several per
+      # row): a speed option; off by default since a row then holds several examples.
+      packing=False,
   ))
 
 

@@ -24,6 +24,7 @@ from stilts_jax import evaluate, mlm, optim, sampling, steps
 from stilts_jax import sharding as shd
 from stilts_jax.checkpoint import Checkpointer
 from stilts_jax.data import DEFAULT_BUCKETS, TrainBatches, process_slice, to_global_batch
+from stilts_jax.data.packing import PACKED_SEQUENCE_KEYS, pack_features
 from stilts_jax.models import TaskModel
 from stilts_jax.tasks import TaskSpec
 from stilts_jax.tracking import Tracker
@@ -74,8 +75,20 @@ def _train_state(params, tx, seed: int, mesh) -> dict:
           "rng": jax.random.key_data(jax.random.key(seed))}
 
 
-def _batches(task: PhaseTask, micro: int, seed: int, index: int, count: int, buckets):
+PACKABLE = ("classification", "tagging")
+
+
+def _batches(task: PhaseTask, micro: int, seed: int, index: int, count: int, buckets,
+             packing: bool = False):
   features = {k: task.train_features[k] for k in TRAIN_KEYS[task.head_type]}
+  if packing and task.head_type in PACKABLE:
+    # Several short examples per row (segment ids, per-example <s> and loss): `micro` then counts
+    # rows, each holding several examples, so an epoch takes fewer, fuller steps.
+    packed = pack_features(features, features["input_ids"].shape[-1])
+    keys = [k for k in PACKED_SEQUENCE_KEYS if k in packed]
+    del packed["example_index"]
+    return TrainBatches(packed, micro, seed, index, count, buckets, group_by_length=True,
+                        sequence_keys=keys)
   if task.head_type == "mlm":
     if task.masking is None:
       raise ValueError(f"task {task.head!r} is MLM but has no masking arguments.")
@@ -116,7 +129,8 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
     raise ValueError(f"batch_size {hp.batch_size} is not divisible by grad_accum {hp.grad_accum}.")
   micro = hp.batch_size // hp.grad_accum
   index, count = process_slice(mesh, global_batch_size=micro)
-  batches = {t.head: _batches(t, micro, seed, index, count, buckets) for t in tasks}
+  batches = {t.head: _batches(t, micro, seed, index, count, buckets, hp.get("packing", False))
+             for t in tasks}
   fixed = {t.head: t.rate for t in tasks if t.rate}
   if fixed and (sum(fixed.values()) >= 1 or len(fixed) == len(tasks)):
     raise ValueError(f"fixed task rates {fixed} must sum below 1 and leave a task sampled by "
