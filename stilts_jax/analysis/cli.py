@@ -53,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument("--split", choices=SPLITS, default="validation")
   p.add_argument("--similarity", type=Path,
                  help="CSV/JSON table intermediate,target,similarity for analysis 1")
+  p.add_argument("--similarity-model", metavar="MODEL",
+                 help="compute analysis 1's table from this pretrained encoder (Hub id or HF "
+                      "directory): cosine of mean-pooled embeddings of each task's English inputs")
+  p.add_argument("--similarity-examples", type=int, default=200,
+                 help="inputs per task for --similarity-model")
+  p.add_argument("--data-overrides", type=Path, metavar="JSON",
+                 help="data_overrides mapping (source -> local path) for --similarity-model")
   p.add_argument("--settings", type=lambda s: [x for x in s.split(",") if x],
                  help="intermediate settings for analyses 1, 3, 5 (default: all but x@pct runs)")
   p.add_argument("--pair", type=_pair, action="append", metavar="EN=ML",
@@ -65,10 +72,37 @@ def _parser() -> argparse.ArgumentParser:
   return p
 
 
+def _similarity_from_model(args, rows) -> Path:
+  """Embeds each task of the results with the pretrained encoder; writes OUT/similarity.csv."""
+  import json
+
+  from transformers import AutoTokenizer
+
+  from stilts_jax.analysis import task_similarity
+  from stilts_jax.models import load_encoder
+  from stilts_jax.tasks import list_tasks
+  known = set(list_tasks())
+  intermediates = sorted({r.intermediate for r in rows if r.intermediate in known})
+  targets = sorted({r.target for r in rows})
+  if not intermediates:
+    raise AnalysisError("--similarity-model: the results name no intermediate task.")
+  overrides = json.loads(args.data_overrides.read_text()) if args.data_overrides else None
+  embed = task_similarity.encoder_embedder(load_encoder(args.similarity_model),
+                                           AutoTokenizer.from_pretrained(args.similarity_model))
+  table = task_similarity.similarity_table(embed, intermediates, targets,
+                                           n=args.similarity_examples, data_overrides=overrides)
+  args.out.mkdir(parents=True, exist_ok=True)
+  path = args.out / "similarity.csv"
+  task_similarity.write_table(table, path)
+  return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
   args = _parser().parse_args(argv)
   try:
     rows = load_results(args.results)
+    if args.similarity_model and not args.similarity:
+      args.similarity = _similarity_from_model(args, rows)
     similarity = load_similarity_table(args.similarity) if args.similarity else None
   except (ResultsError, AnalysisError) as e:
     print(f"stilts-jax-analyze: error: {e}", file=sys.stderr)
