@@ -195,12 +195,15 @@ def result_rows(task: str, results, **fields) -> list[dict]:
 def evaluate_retrieval_task(spec: TaskSpec, parts: Sequence[EvalPart], encoder, mesh,
                             global_batch_size: int, buckets: Sequence[int] | None, *, layer: int,
                             pooling: str = "mean", fields: Mapping[str, Any] | None = None,
-                            k: int = 4) -> list[dict]:
+                            k: int = 4, predictions: dict | None = None) -> list[dict]:
   """BUCC / Tatoeba from the encoder's sentence embeddings, every language in one stream.
 
   Tatoeba: English sentences query the other language's sentences (as jiant), accuracy@1.
   BUCC: ratio-margin mining (k=4, "max"), the threshold tuned on the validation ("sample") gold
   of each language and applied to its test split, as XTREME does.
+  `predictions`, if given, receives {(split, language): [(guid, prediction)]} in the submission
+  writer's form: Tatoeba, the retrieved index per English query; BUCC, each source sentence's
+  mined [src, trg] pairs at the threshold.
   """
   fields = dict(fields or {})
   graphdef, params = nnx.split(encoder, nnx.Param)
@@ -233,6 +236,10 @@ def evaluate_retrieval_task(spec: TaskSpec, parts: Sequence[EvalPart], encoder, 
       query = trg_emb[[trg_pos[t] for _, t in gold]]
       index = src_emb[[src_pos[s] for s, _ in gold]]
       out.append(dict(row, metric="accuracy", value=metrics.tatoeba_accuracy(query, index)))
+      if predictions is not None:
+        nearest = retrieval.tatoeba_predictions(query, index)
+        predictions[(part.split, part.language)] = [
+            (t, int(j)) for (_, t), j in zip(gold, nearest)]
       continue
     candidates = retrieval.mine_bitext(
         src_emb, trg_emb, [e.guid for e in src], [e.guid for e in trg], k=k,
@@ -244,6 +251,12 @@ def evaluate_retrieval_task(spec: TaskSpec, parts: Sequence[EvalPart], encoder, 
       raise ValueError(f"bucc2018 {part.split}/{part.language}: the threshold is tuned on the "
                        "validation split; evaluate 'validation' too (config.eval.splits).")
     scores = metrics.bucc_f1(candidates, gold_set, thresholds[part.language])
+    if predictions is not None:
+      mined: dict[str, list] = {}
+      for (src_id, trg_id), score in sorted(candidates.items()):
+        if score >= thresholds[part.language]:
+          mined.setdefault(src_id, []).append([src_id, trg_id])
+      predictions[(part.split, part.language)] = sorted(mined.items())
     for name in ("f1", "precision", "recall"):
       out.append(dict(row, metric=name, value=float(scores[name]),
                       bucc_source=part.loaded.source_kind))

@@ -235,15 +235,16 @@ def _eval_parts(ctx: Context, spec, max_length: int | None) -> list[evaluate.Eva
   return parts
 
 
-def _write_predictions(ctx: Context, setting: str, target: str, results) -> None:
+def _write_predictions(ctx: Context, setting: str, target: str,
+                       items: dict[tuple[str, str], list]) -> None:
+  """predictions/<setting>/<target>/<split>-<lang>.jsonl: {"guid", "prediction"} per line."""
   if not ctx.is_main():
     return
   out = ctx.workdir / "predictions" / setting / target
   out.mkdir(parents=True, exist_ok=True)
-  for part, _, preds in results:
-    guids = [e.guid for e in part.loaded.examples]
-    with (out / f"{part.split}-{part.language}.jsonl").open("w") as f:
-      for guid, pred in zip(guids, preds):
+  for (split, language), rows in items.items():
+    with (out / f"{split}-{language}.jsonl").open("w") as f:
+      for guid, pred in rows:
         f.write(json.dumps({"guid": guid, "prediction": pred}, ensure_ascii=False) + "\n")
 
 
@@ -265,10 +266,12 @@ def run_target(ctx: Context, setting: str, intermediate_dir: epath.Path | None,
                 model=str(ctx.config.model.name))
   encoder = _handed_over_encoder(ctx, intermediate_dir)
   if spec.task_type == TaskType.RETRIEVAL:
+    predictions: dict = {}
     rows = evaluate.evaluate_retrieval_task(
         spec, _eval_parts(ctx, spec, hp.max_length), encoder, ctx.mesh,
         hp.eval_batch_size, ctx.buckets, layer=ctx.config.retrieval.layer,
-        pooling=ctx.config.retrieval.pooling, fields=fields)
+        pooling=ctx.config.retrieval.pooling, fields=fields, predictions=predictions)
+    _write_predictions(ctx, setting, target, predictions)
   else:
     model = attach_heads(encoder, {target: (spec.task_type.value, spec.num_labels or 1)},
                          mesh=ctx.mesh, seed=ctx.config.seed)
@@ -287,7 +290,9 @@ def run_target(ctx: Context, setting: str, intermediate_dir: epath.Path | None,
     step = lambda b: predict(params, b, head=target)
     results = evaluate.evaluate_parts(spec, _eval_parts(ctx, spec, hp.max_length), step,
                                       ctx.mesh, hp.eval_batch_size, ctx.buckets)
-    _write_predictions(ctx, setting, target, results)
+    _write_predictions(ctx, setting, target, {
+        (part.split, part.language): list(zip((e.guid for e in part.loaded.examples), preds))
+        for part, _, preds in results})
     rows = evaluate.result_rows(target, results, **fields)
   if ctx.is_main():
     directory.mkdir(parents=True, exist_ok=True)

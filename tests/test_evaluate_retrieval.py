@@ -194,3 +194,40 @@ def test_retrieval_with_an_out_of_range_layer_raises(parts):
   with pytest.raises(ValueError, match="retrieval layer 7 is out of range"):
     evaluate.evaluate_retrieval_task(get_task("tatoeba"), parts["tatoeba"], model.encoder, mesh,
                                      H.GLOBAL_BATCH, H.BUCKETS, layer=7)
+
+
+@pytest.mark.parametrize("form", ["tatoeba", "bucc2018"])
+def test_retrieval_predictions_feed_the_submission_writer(parts, form, tmp_path):
+  """Predictions come out in the submission writer's form: Tatoeba, the retrieved index per
+  English query (its accuracy is recomputed from them); BUCC, mined pairs at the tuned threshold."""
+  import json
+  from stilts_jax.report import write_submission
+  mesh, model, _ = H.setup_for(None)
+  task_parts = parts[form]
+  predictions = {}
+  rows = evaluate.evaluate_retrieval_task(get_task(form), task_parts, model.encoder, mesh,
+                                          H.GLOBAL_BATCH, H.BUCKETS, layer=H.RETRIEVAL_LAYER,
+                                          predictions=predictions)
+  assert set(predictions) == {(p.split, p.language) for p in task_parts}
+  out = tmp_path / "pred" / form
+  out.mkdir(parents=True)
+  for (split, lang), items in predictions.items():
+    (out / f"test-{lang}.jsonl").write_text("".join(
+        json.dumps({"guid": g, "prediction": p}) + "\n" for g, p in items))
+  written = write_submission(tmp_path / "pred", tmp_path / "sub")
+  assert sorted(written[form]) == sorted({p.language for p in task_parts})
+  if form == "tatoeba":
+    for part in task_parts:
+      items = predictions[(part.split, part.language)]
+      acc = 100 * np.mean([pred == i for i, (_, pred) in enumerate(items)])
+      row = next(r for r in rows if r["language"] == part.language)
+      assert acc == pytest.approx(row["value"])
+  else:
+    for part in task_parts:
+      mined = [tuple(pair) for _, pairs in predictions[(part.split, part.language)]
+               for pair in pairs]
+      gold = set(map(tuple, part.loaded.retrieval.gold))
+      row = {r["metric"]: r["value"] for r in rows
+             if r["language"] == part.language and r["split"] == part.split}
+      if mined:  # precision of the written pairs is the reported precision
+        assert 100 * len(set(mined) & gold) / len(set(mined)) == pytest.approx(row["precision"])
