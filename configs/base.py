@@ -35,12 +35,14 @@ def phase(epochs: float, batch_size: int, max_length=None) -> ml_collections.Con
       learning_rate=1e-5, warmup_fraction=0.1, weight_decay=0.01, max_grad_norm=1.0,
       epochs=float(epochs), batch_size=batch_size, grad_accum=1,
       max_steps=config_dict.placeholder(int),   # overrides epochs (smoke tests)
+      # max_steps and the *_every_steps intervals count optimizer updates (jiant's steps).
       max_length=config_dict.placeholder(int) if max_length is None else max_length,
       sampler="proportional", temperature=1.0, examples_cap=config_dict.placeholder(int),
       eval_every_steps=1000, eval_subset=500, patience=30, eval_batch_size=64,
       log_every_steps=50, checkpoint_every_steps=1000, keep_checkpoints=2,
       # Sequence packing for classification/tagging training (exact per example, several per
-      # row): a speed option; off by default since a row then holds several examples.
+      # row). Off by default: batch_size then counts rows of several examples, so the effective
+      # batch and the number of updates per epoch change; retune the learning rate if you use it.
       packing=False,
   ))
 

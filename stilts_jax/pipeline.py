@@ -33,7 +33,7 @@ from stilts_jax import sharding as shd
 from stilts_jax.checkpoint import has_checkpoint, restore_encoder, restore_params
 from stilts_jax.features import featurize_split
 from stilts_jax.models import XLMREncoder, attach_heads, export_encoder, load_encoder
-from stilts_jax.tasks import TaskType, get_task, list_tasks, load_examples
+from stilts_jax.tasks import TaskType, get_task, list_tasks, load_examples, load_examples_multi
 from stilts_jax.train import PhaseTask, train_phase
 
 log = logging.getLogger(__name__)
@@ -144,14 +144,20 @@ def _phase_task(ctx: Context, spec, hp, fraction: float = 1.0) -> PhaseTask:
   if loaded.num_skipped:
     log.info("%s train: skipped %s", spec.name, dict(loaded.skipped))
   features = ctx.featurize(spec, loaded, hp.max_length)
+  # Model selection on the English dev set of the task actually trained on, as the paper (jiant):
+  # MNLI dev for XNLI, SQuAD dev for XQuAD/MLQA; never the evaluated target data itself.
+  dev_spec = spec
+  train_source = spec.sources.get("train", (spec.name,))[0]
+  if train_source != spec.name and train_source in list_tasks():
+    dev_spec = get_task(train_source)
   dev = []
-  if "validation" in spec.splits and "en" in spec.languages_for("validation"):
-    dev = [ctx.part(spec, "validation", "en", hp.eval_subset, hp.max_length)]
+  if "validation" in dev_spec.splits and "en" in dev_spec.languages_for("validation"):
+    dev = [ctx.part(dev_spec, "validation", "en", hp.eval_subset, hp.max_length)]
   else:  # e.g. XCOPA: its dev sets are the zero-shot languages, never used for selection
     log.warning("%s has no English dev set: no model selection, the last step is used.",
                 spec.name)
   return PhaseTask(head=spec.name, head_type=spec.task_type.value, train_features=features,
-                   dev_spec=spec, dev_parts=dev)
+                   dev_spec=dev_spec, dev_parts=dev)
 
 
 def run_intermediate(ctx: Context, setting: str, directory: epath.Path) -> None:
@@ -167,6 +173,10 @@ def run_intermediate(ctx: Context, setting: str, directory: epath.Path) -> None:
   if any(p.task == MLM for p in parts):
     heads[MLM] = ("mlm", 0)  # decoder tied to the (pretrained) word embeddings
   model = attach_heads(encoder, heads, mesh=ctx.mesh, seed=ctx.config.seed)
+  if MLM in heads:
+    pretrained = pretrained_mlm_head(ctx.config.model, ctx.mesh)
+    if pretrained is not None:
+      nnx.update(model.heads[MLM], nnx.state(pretrained, nnx.Param))
   tasks = [_phase_task(ctx, s, hp, fraction) for s, fraction in supervised]
   if MLM in heads:
     tasks.append(_mlm_task(ctx))
@@ -180,6 +190,21 @@ def run_intermediate(ctx: Context, setting: str, directory: epath.Path) -> None:
     export_encoder(model.encoder, str(directory / "hf_encoder"))
   _mark_completed(directory, status=outcome.status, steps=outcome.steps,
                   best_step=outcome.best_step, best_score=outcome.best_score)
+
+
+def pretrained_mlm_head(model_cfg, mesh):
+  """The checkpoint's own `lm_head` (XLM-R checkpoints are XLMRobertaForMaskedLM), so MLM mixing
+  starts from the pretrained head as jiant's `from_transformers_with_mlm`; None if it has none."""
+  from stilts_jax.models import CheckpointError, load_task_model
+  try:
+    model = load_task_model(model_cfg.name, head_name=MLM, head_type="mlm", mesh=mesh,
+                            dtype=jnp.dtype(model_cfg.dtype),
+                            param_dtype=jnp.dtype(model_cfg.param_dtype))
+  except CheckpointError as e:
+    log.warning("no pretrained MLM head in %s (%s): the MLM head starts fresh.", model_cfg.name,
+                str(e).splitlines()[0])
+    return None
+  return model.heads[MLM]
 
 
 def _mlm_task(ctx: Context) -> PhaseTask:
@@ -306,6 +331,11 @@ def validate_config(config) -> None:
   target after the intermediate phase, a language silently never evaluated)."""
   if config.mode not in ("train", "eval"):
     raise ValueError(f"mode must be 'train' or 'eval', got {config.mode!r}.")
+  trained = [s for s in config.intermediates if s != "none"]
+  if config.get("intermediate_workdir") and len(trained) > 1:
+    raise ValueError(f"intermediate_workdir={config.intermediate_workdir} would be shared by the "
+                     f"intermediate settings {trained}; give each run one setting (as "
+                     "tpu_scripts/sweep.sh does) or leave intermediate_workdir empty.")
   for setting in config.intermediates:
     for name in setting_tasks(setting):
       if name != MLM:

@@ -137,9 +137,12 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
                      "size (e.g. MLM mixed into an intermediate task).")
   steps_per_epoch = {h: b.steps_per_epoch for h, b in batches.items() if h not in fixed}
   # Epochs count the sized tasks' data; fixed-rate steps come on top of them.
-  total = hp.get("max_steps") or math.ceil(
+  # Step counts in the config (max_steps, eval/log/checkpoint intervals) are optimizer updates,
+  # as in jiant; the loop runs micro-steps, `accum` per update.
+  accum = hp.grad_accum
+  total = hp.get("max_steps") * accum if hp.get("max_steps") else math.ceil(
       sampling.total_steps(steps_per_epoch, hp.epochs) / (1 - sum(fixed.values())))
-  total = math.ceil(total / hp.grad_accum) * hp.grad_accum  # whole optimizer updates only
+  total = math.ceil(total / accum) * accum  # whole optimizer updates only
   tx = optim.make_optimizer(learning_rate=hp.learning_rate, total_updates=total // hp.grad_accum,
                             warmup_fraction=hp.warmup_fraction, weight_decay=hp.weight_decay,
                             max_grad_norm=hp.max_grad_norm, grad_accum_steps=hp.grad_accum)
@@ -147,12 +150,14 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
       {h: b.num_examples for h, b in batches.items() if h not in fixed}, hp.sampler,
       hp.temperature, hp.get("examples_cap"))
   probs = {h: p * (1 - sum(fixed.values())) for h, p in probs.items()} | fixed
-  names, task_ids, task_steps = sampling.task_schedule(probs, total, seed)
+  # One task per optimizer update (jiant), all of its micro-batches from that task.
+  names, task_ids, task_updates = sampling.task_schedule(probs, total // accum, seed)
 
   ##### Resume or start ########################################################################
   with jax.set_mesh(mesh):
     state = _train_state(params, tx, seed, mesh)
-  ckpt = Checkpointer(workdir / "checkpoints", save_interval_steps=hp.checkpoint_every_steps,
+  ckpt = Checkpointer(workdir / "checkpoints",
+                      save_interval_steps=hp.checkpoint_every_steps * hp.grad_accum,
                       max_to_keep=hp.keep_checkpoints, best_metric="score", best_mode="max")
   history = {"best_step": None, "best_score": None, "evals_since_best": 0}
   if ckpt.latest_step() is not None:
@@ -199,15 +204,20 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
   ##### The loop ###############################################################################
   status = "completed"
   done = start
+  if any(t.dev_parts for t in tasks) and history["evals_since_best"] >= hp.patience:
+    # Relaunched after early stopping (e.g. killed during the final evaluation): stay stopped,
+    # or the phase would train on and hand over a different model.
+    status, total = "early_stopped", start
   for step in range(start, total):
-    head = names[task_ids[step]]
-    local = batches[head].batch_at(int(task_steps[step]))
+    update = step // accum
+    head = names[task_ids[update]]
+    local = batches[head].batch_at(int(task_updates[update]) * accum + step % accum)
     state, metrics = train_step(state, to_global_batch(local, mesh), head)
     pending.append((step, metrics))
     examples_since_log += micro
     done = step + 1
-    is_eval = done % hp.eval_every_steps == 0 or done == total
-    if done % hp.log_every_steps == 0 or is_eval or ckpt.should_save(done):
+    is_eval = done % (hp.eval_every_steps * accum) == 0 or done == total
+    if done % (hp.log_every_steps * accum) == 0 or is_eval or ckpt.should_save(done):
       flush(done)
     if is_eval:
       score = dev_score(state["params"], predict_step, tasks, mesh, hp.eval_batch_size, buckets)

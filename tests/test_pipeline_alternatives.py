@@ -86,3 +86,44 @@ def test_mnli_fraction_plus_mlm_end_to_end(tmp_path):
   got = np.asarray(ours(ids, (ids != 1).astype(np.int32)).last_hidden_state)
   np.testing.assert_allclose(got, want, atol=2e-4)
   assert all(0 <= r["value"] <= 100 for r in rows)
+
+
+def test_mlm_head_starts_from_the_checkpoints_lm_head(tmp_path):
+  """As jiant's from_transformers_with_mlm; a checkpoint without lm_head falls back to fresh."""
+  import ml_collections
+  from hf_helpers import random_hf_model
+  from stilts_jax import sharding as shd
+  hf = random_hf_model("mlm", "tiny")
+  hf.save_pretrained(tmp_path / "mlm")
+  mesh = shd.make_mesh(devices=__import__("jax").devices()[:1])
+  cfg = ml_collections.ConfigDict(dict(name=str(tmp_path / "mlm"), dtype="float32",
+                                       param_dtype="float32"))
+  head = pipeline.pretrained_mlm_head(cfg, mesh)
+  np.testing.assert_array_equal(np.asarray(head.dense.kernel.get_value()),
+                                hf.lm_head.dense.weight.detach().numpy().T)
+  np.testing.assert_array_equal(np.asarray(head.bias.get_value()), hf.lm_head.bias.detach().numpy())
+  random_hf_model("encoder", "tiny").save_pretrained(tmp_path / "enc")
+  cfg.name = str(tmp_path / "enc")
+  assert pipeline.pretrained_mlm_head(cfg, mesh) is None
+
+
+def test_shared_intermediate_workdir_needs_a_single_setting():
+  config = H.load_config_module("stilts").get_config("intermediate=mnli|squad_v1,target=xnli")
+  config.intermediate_workdir = "/tmp/shared"
+  with pytest.raises(ValueError, match="would be shared by the intermediate settings"):
+    pipeline.validate_config(config)
+
+
+def test_language_set_training_data(tmp_path):
+  """intermediate_languages concatenates the translated training data of several languages."""
+  overrides = write_fixtures(tmp_path)
+  config = H.load_config_module("base").get_config()
+  config.data.overrides = overrides
+  config.intermediate_languages.mnli_translated = "en,de"
+  ctx = pipeline.Context(config, None, None, None)
+  seen = {}
+  ctx.featurize = lambda spec, loaded, max_length: seen.setdefault("loaded", loaded) and {}
+  ctx.part = lambda *a, **k: None
+  task = pipeline._phase_task(ctx, get_task("mnli_translated"), config.intermediate_train)
+  langs = {e.language for e in seen["loaded"].examples}
+  assert langs == {"en", "de"} and task.head == "mnli_translated"

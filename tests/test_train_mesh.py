@@ -25,9 +25,10 @@ def _run(mesh, workdir, grad_accum=1):
   init = jax.tree.map(np.asarray, nnx.to_pure_dict(nnx.state(model, nnx.Param)))
   task = PhaseTask(head="cls", head_type="classification",
                    train_features=H.classification_features(96, seed=1))
-  # log every step so metrics.jsonl holds each step's loss; eval (no dev data) only at the end.
-  hp = H.phase_hp(learning_rate=1e-3, batch_size=16, grad_accum=grad_accum, max_steps=STEPS,
-                  log_every_steps=grad_accum, eval_every_steps=1000,
+  # Step counts in the config are optimizer updates: STEPS micro-steps are STEPS / grad_accum
+  # updates. Log every update so metrics.jsonl holds each update's loss; eval only at the end.
+  hp = H.phase_hp(learning_rate=1e-3, batch_size=16, grad_accum=grad_accum,
+                  max_steps=STEPS // grad_accum, log_every_steps=1, eval_every_steps=1000,
                   checkpoint_every_steps=1000, warmup_fraction=0.2)
   # One length bucket: one compile per mesh.
   out = train_phase("mesh", model, [task], hp, mesh, workdir, seed=3, buckets=(16,))

@@ -311,6 +311,16 @@ def _write(out_dir: str, config: dict, tensors) -> None:
   tensors = list(tensors)
   if jax.process_index() != 0:
     return
+  if "://" in out_dir:  # gs:// and friends: write locally, then copy through etils.epath
+    import tempfile
+    from etils import epath
+    with tempfile.TemporaryDirectory() as tmp:
+      _write(tmp, config, tensors)
+      dest = epath.Path(out_dir)
+      dest.mkdir(parents=True, exist_ok=True)
+      for name in ("model.safetensors", "config.json"):
+        epath.Path(tmp, name).copy(dest / name, overwrite=True)
+    return
   os.makedirs(out_dir, exist_ok=True)
   write_safetensors(os.path.join(out_dir, "model.safetensors"), tensors)
   with open(os.path.join(out_dir, "config.json"), "w") as f:
