@@ -5,72 +5,21 @@ with `to_global_batch` and gathers its value back; here we check the shards part
 and the assembled batches equal a single-process run.
 """
 
-import os
-import socket
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import _data_multiprocess_worker as W
 from _data_helpers import make_features
+from _multiprocess import run_two_workers
 from stilts_jax.data import TrainBatches, eval_batches
 
-TESTS_DIR = Path(__file__).resolve().parent
-REPO = TESTS_DIR.parent
 TIMEOUT_S = 120
-
-
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("localhost", 0))
-    return s.getsockname()[1]
-
-
-def _launch(out_dir: Path, port: int) -> tuple[list[subprocess.Popen], list[tuple[str, str]], bool]:
-  """Runs both workers to completion (or kills both at the timeout); returns (procs, logs, timed_out)."""
-  env = dict(os.environ)
-  env.update(
-      JAX_PLATFORMS="cpu",
-      # Replace the session's 8 fake devices: 2 per process, 4 in the cluster.
-      XLA_FLAGS="--xla_force_host_platform_device_count=2",
-      PYTHONPATH=os.pathsep.join([str(REPO), str(TESTS_DIR), env.get("PYTHONPATH", "")]),
-  )
-  procs = [
-      subprocess.Popen(
-          [sys.executable, str(TESTS_DIR / "_data_multiprocess_worker.py"), str(i), str(port),
-           str(out_dir)],
-          env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-      for i in range(2)
-  ]
-  logs, timed_out = [], False
-  for p in procs:
-    try:
-      logs.append(p.communicate(timeout=TIMEOUT_S))
-    except subprocess.TimeoutExpired:
-      timed_out = True
-      for q in procs:  # a hung process blocks the other in the coordinator: stop both
-        q.kill()
-      logs.append(p.communicate())
-  return procs, logs, timed_out
 
 
 @pytest.fixture(scope="module")
 def worker_outputs(tmp_path_factory):
   out_dir = tmp_path_factory.mktemp("multiprocess")
-  for attempt in range(2):
-    procs, logs, timed_out = _launch(out_dir, _free_port())
-    ok = not timed_out and not any(p.returncode for p in procs)
-    # The free port can be taken between probing and binding: retry once with a new one.
-    if ok or not any("address already in use" in e.lower() for _, e in logs):
-      break
-  if not ok:
-    report = "\n".join(
-        f"--- process {i} (rc={p.returncode}) stdout:\n{o[-3000:]}\n--- stderr:\n{e[-6000:]}"
-        for i, (p, (o, e)) in enumerate(zip(procs, logs)))
-    pytest.fail(f"multi-process workers failed{' (timeout)' if timed_out else ''}:\n{report}")
+  run_two_workers("_data_multiprocess_worker.py", [str(out_dir)], TIMEOUT_S)
   return [dict(np.load(out_dir / f"proc{i}.npz")) for i in range(2)]
 
 

@@ -7,58 +7,18 @@ row fed once, and the echo stream must return each row's own tokens.
 """
 
 import json
-import os
 import pickle
-import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import _evaluate_helpers as H
+from _multiprocess import run_two_workers
 
-TESTS_DIR = Path(__file__).resolve().parent
-REPO = TESTS_DIR.parent
 TIMEOUT_S = 180
 # One task per kind (classification, tagging, span QA, both retrieval tasks) keeps the two
 # workers' compile time down; every task runs on 1 and 8 devices in test_evaluate_vectorized.
 TASKS = ("xnli", "panx", "xquad", "tatoeba", "bucc2018")
-
-
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("localhost", 0))
-    return s.getsockname()[1]
-
-
-def _launch(parts_path: Path, out_dir: Path, port: int):
-  """Runs both workers to completion (or kills both at the timeout): (procs, logs, timed_out)."""
-  env = dict(os.environ)
-  env.update(
-      JAX_PLATFORMS="cpu",
-      # Replace the session's 8 fake devices: 2 per process, 4 in the cluster.
-      XLA_FLAGS="--xla_force_host_platform_device_count=2",
-      PYTHONPATH=os.pathsep.join([str(REPO), str(TESTS_DIR), env.get("PYTHONPATH", "")]),
-  )
-  procs = [
-      subprocess.Popen(
-          [sys.executable, str(TESTS_DIR / "_evaluate_multiprocess_worker.py"), str(i), str(port),
-           str(parts_path), str(out_dir)],
-          env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-      for i in range(2)
-  ]
-  logs, timed_out = [], False
-  for p in procs:
-    try:
-      logs.append(p.communicate(timeout=TIMEOUT_S))
-    except subprocess.TimeoutExpired:
-      timed_out = True
-      for q in procs:  # a hung process blocks the other in the coordinator: stop both
-        q.kill()
-      logs.append(p.communicate())
-  return procs, logs, timed_out
 
 
 @pytest.fixture(scope="module")
@@ -73,17 +33,8 @@ def worker_outputs(tmp_path_factory, parts):
   parts_path = out_dir / "parts.pkl"
   with open(parts_path, "wb") as f:
     pickle.dump({t: parts[t] for t in TASKS}, f)
-  for _ in range(2):
-    procs, logs, timed_out = _launch(parts_path, out_dir, _free_port())
-    ok = not timed_out and not any(p.returncode for p in procs)
-    # The free port can be taken between probing and binding: retry once with a new one.
-    if ok or not any("address already in use" in e.lower() for _, e in logs):
-      break
-  if not ok:
-    report = "\n".join(
-        f"--- process {i} (rc={p.returncode}) stdout:\n{o[-3000:]}\n--- stderr:\n{e[-6000:]}"
-        for i, (p, (o, e)) in enumerate(zip(procs, logs)))
-    pytest.fail(f"multi-process workers failed{' (timeout)' if timed_out else ''}:\n{report}")
+  run_two_workers("_evaluate_multiprocess_worker.py", [str(parts_path), str(out_dir)],
+                  TIMEOUT_S)
   return [(json.loads((out_dir / f"proc{i}.json").read_text(encoding="utf-8")),
            dict(np.load(out_dir / f"proc{i}.npz"))) for i in range(2)]
 

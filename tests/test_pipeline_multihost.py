@@ -7,7 +7,6 @@ same 2-device mesh and the same numerics: any difference is a multi-host bug (a 
 the wrong rows, a result written twice, a checkpoint shard missing).
 """
 
-import socket
 import subprocess
 import sys
 
@@ -15,20 +14,15 @@ import numpy as np
 import pytest
 
 import _pipeline_helpers as H
+from _multiprocess import free_port
 from test_pipeline_resume import ARGS
 
 TARGET = "target/mnli__xnli"
 
 
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("localhost", 0))
-    return s.getsockname()[1]
-
-
 def _two_processes(workdir, env=None, timeout=600):
   """Launches both processes of one distributed run; returns their CompletedProcess-like results."""
-  port = _free_port()
+  port = free_port()
   procs = []
   for pid in range(2):
     full_env = H.cli_env(dict(env or {}, JAX_CPU_COLLECTIVES_IMPLEMENTATION="gloo"))
