@@ -54,7 +54,13 @@ def get_config() -> ml_collections.ConfigDict:
   c.model = ml_collections.ConfigDict(dict(
       name="xlm-roberta-large",          # Hub id or local HF checkpoint directory
       tokenizer="",                      # default: the model's own
-      dtype="bfloat16", param_dtype="float32", attention="xla"))
+      dtype="bfloat16", param_dtype="float32",
+      # "auto" = splash (Pallas) on TPU, cuDNN on GPU, XLA on CPU; see docs/performance.md.
+      attention="xla",
+      # Training-time attention-probability dropout; None = the checkpoint's (0.1, the paper's
+      # recipe). The fused kernels have no dropout, so only 0.0 lets training use them.
+      attention_dropout=config_dict.placeholder(float),
+      remat=False))                      # recompute blocks in backward: long T on small HBM
   c.mesh = ml_collections.ConfigDict(dict(data=1, fsdp=-1, tensor=1))
   c.intermediates = ("none",)            # "none" = XLM-R baseline; "mnli+squad_v1" = multi-task
   c.targets = ("xnli",)

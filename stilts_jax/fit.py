@@ -186,7 +186,9 @@ def estimate(q: Query, acc: Accelerator, margin: float = MARGIN,
       b*T*[c*(6d + 2f) + 4*2d + 1*2d]    x, q, k, v, context, LN1 out; FFN pre/post GELU;
                                          two fp32 LayerNorm inputs; two hidden dropout masks
     + b*heads*T^2*(4 + 1 + c)            fp32 softmax probs, dropout mask, dropped probs (training
-                                         always takes the reference attention path: dropout)
+                                         takes the reference attention path while attention
+                                         dropout is on, the default; with attention_dropout=0
+                                         and a fused kernel this term overestimates)
     plus the embeddings' b*T*d*(4 + 1 + c) and the head's fp32 logits (and their log-softmax).
     With cfg.remat: layers*b*T*d*c (block inputs) + one block's worth, rebuilt during backward.
   workspace: one layer's backward transients, b*heads*T^2*8 (fp32 score grad, uint32 dropout

@@ -124,7 +124,9 @@ def _mark_completed(path: epath.Path, **info) -> None:
 def _pretrained_encoder(ctx: Context) -> XLMREncoder:
   m = ctx.config.model
   return load_encoder(m.name, dtype=jnp.dtype(m.dtype), param_dtype=jnp.dtype(m.param_dtype),
-                      attention=m.attention, mesh=ctx.mesh, tokenizer=ctx.tokenizer)
+                      attention=m.attention, remat=m.get("remat", False),
+                      attention_dropout=m.get("attention_dropout"), mesh=ctx.mesh,
+                      tokenizer=ctx.tokenizer)
 
 
 def _phase_task(ctx: Context, spec, hp, fraction: float = 1.0) -> PhaseTask:
@@ -365,15 +367,17 @@ def run(config, workdir: str | epath.Path) -> list[dict]:
   tokenizer = AutoTokenizer.from_pretrained(config.model.tokenizer or config.model.name)
   ctx = Context(config, workdir, mesh, tokenizer)
   rows: list[dict] = []
-  for setting in config.intermediates:
-    inter_dir = None
-    if setting != "none":
-      inter_dir = epath.Path(config.intermediate_workdir) if config.get("intermediate_workdir") \
-          else workdir / "intermediate" / setting
-      if config.mode == "train":
-        run_intermediate(ctx, setting, inter_dir)
-    for target in config.targets:
-      rows += run_target(ctx, setting, inter_dir, target)
+  # The mesh in context: kernels that must run per shard (splash attention's shard_map) find it.
+  with jax.set_mesh(mesh):
+    for setting in config.intermediates:
+      inter_dir = None
+      if setting != "none":
+        inter_dir = epath.Path(config.intermediate_workdir) if config.get("intermediate_workdir") \
+            else workdir / "intermediate" / setting
+        if config.mode == "train":
+          run_intermediate(ctx, setting, inter_dir)
+      for target in config.targets:
+        rows += run_target(ctx, setting, inter_dir, target)
   if ctx.is_main():
     write_results(workdir, rows)
   _mark_completed(workdir, rows=len(rows))

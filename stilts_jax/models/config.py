@@ -6,6 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
 # HF config keys that define the encoder; everything else in config.json is carried through
@@ -17,7 +18,11 @@ _HF_KEYS = (
 )
 # Activations that mean exact (erf) GELU in transformers.
 _EXACT_GELU = ("gelu",)
-ATTENTION_IMPLEMENTATIONS = ("xla", "cudnn", "reference")
+# auto: the platform's fused kernel (splash on TPU, cuDNN on GPU, XLA on CPU); xla: XLA's fused
+# softmax(QKᵀ)V; cudnn: cuDNN flash attention (GPU); splash: Pallas splash attention (TPU);
+# reference: the plain einsum/softmax path (the one attention-probability dropout always takes).
+ATTENTION_IMPLEMENTATIONS = ("auto", "xla", "cudnn", "splash", "reference")
+_AUTO_ATTENTION = {"tpu": "splash", "gpu": "cudnn"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +45,10 @@ class XLMRConfig:
   param_dtype: Any = jnp.float32  # storage dtype of the parameters (the fp32 master weights)
   attention: str = "xla"          # see ATTENTION_IMPLEMENTATIONS
   remat: bool = False             # recompute each block's activations in backward (saves memory)
+  # Training-time override of attention_probs_dropout_prob (None: the checkpoint's, 0.1 for XLM-R).
+  # 0 lets training use the fused kernels (cuDNN / splash have no dropout); it changes the recipe,
+  # so it is a runtime option and never written to an exported config.json.
+  attention_dropout: float | None = None
   # Other config.json keys, kept for export, as (key, JSON text) so the config stays hashable (it
   # is part of the model's GraphDef, which jit caches and lru_caches key on).
   extra: tuple[tuple[str, str], ...] = ()
@@ -54,9 +63,24 @@ class XLMRConfig:
                        "(exact erf GELU).")
     if self.attention not in ATTENTION_IMPLEMENTATIONS:
       raise ValueError(f"attention={self.attention!r}; expected one of {ATTENTION_IMPLEMENTATIONS}.")
+    if self.attention_dropout is not None and not 0.0 <= self.attention_dropout < 1.0:
+      raise ValueError(f"attention_dropout={self.attention_dropout}; expected a rate in [0, 1) "
+                       "or None (the checkpoint's attention_probs_dropout_prob).")
     if self.max_position_embeddings <= self.pad_token_id + 1:
       raise ValueError("max_position_embeddings must exceed pad_token_id + 1 (RoBERTa positions "
                        "start after the padding index).")
+
+  def attention_kernel(self, backend: str | None = None) -> str:
+    """The kernel `attention` means on `backend` (default: JAX's default backend)."""
+    if self.attention != "auto":
+      return self.attention
+    return _AUTO_ATTENTION.get(backend or jax.default_backend(), "xla")
+
+  @property
+  def attention_dropout_rate(self) -> float:
+    """The attention-probability dropout training applies."""
+    return (self.attention_probs_dropout_prob if self.attention_dropout is None
+            else self.attention_dropout)
 
   @property
   def head_dim(self) -> int:

@@ -203,6 +203,7 @@ def _load_encoder(cfg, reader, canon, mesh, rules, add_pooler) -> tuple[XLMREnco
 
 def load_encoder(name_or_path: str | os.PathLike, *, dtype: Any = jnp.float32,
                  param_dtype: Any = jnp.float32, attention: str = "xla", remat: bool = False,
+                 attention_dropout: float | None = None,
                  mesh: Mesh | None = None, rules: shd.Rules = shd.FSDP_RULES,
                  add_pooler: bool | None = None, keep_heads: bool = False,
                  tokenizer=None, revision: str | None = None,
@@ -213,9 +214,12 @@ def load_encoder(name_or_path: str | os.PathLike, *, dtype: Any = jnp.float32,
     name_or_path: e.g. "xlm-roberta-large", "FacebookAI/xlm-roberta-base", or a directory with
       config.json + model.safetensors (sharded, flax_model.msgpack and pytorch_model.bin too).
     dtype: compute dtype (bf16 for speed); param_dtype: storage (fp32 master weights).
-    attention: "xla" (jax.nn.dot_product_attention, everywhere), "cudnn" (fused, GPU), or
-      "reference" (explicit softmax).
+    attention: "xla" (jax.nn.dot_product_attention, everywhere), "cudnn" (fused, GPU),
+      "splash" (Pallas, TPU), "auto" (the platform's fused kernel) or "reference" (explicit
+      softmax). Training with attention dropout > 0 always runs the reference path.
     remat: recompute each block in backward (long sequences on small-memory chips).
+    attention_dropout: training-time attention-probability dropout (None: the checkpoint's);
+      0 lets training use the fused kernels, at the price of a recipe change.
     mesh: device mesh (default: the first device alone); rules: logical-axis rules.
     add_pooler: None = load the pooler iff the checkpoint has one.
     keep_heads: a task-model checkpoint's head tensors are dropped (and logged) by default;
@@ -223,7 +227,8 @@ def load_encoder(name_or_path: str | os.PathLike, *, dtype: Any = jnp.float32,
     tokenizer: if given, checked against the model's vocabulary and padding id.
   """
   cfg, reader, canon = _open(name_or_path, revision, cache_dir, dict(
-      dtype=dtype, param_dtype=param_dtype, attention=attention, remat=remat))
+      dtype=dtype, param_dtype=param_dtype, attention=attention, remat=remat,
+      attention_dropout=attention_dropout))
   encoder, used = _load_encoder(cfg, reader, canon, mesh or _single_device_mesh(), rules,
                                 add_pooler)
   unexpected, dropped = _unexpected(canon, used, keep_heads)

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from stilts_jax.models import splash
 from stilts_jax.models.config import XLMRConfig
 
 _INIT_STD = 0.02  # BERT/RoBERTa initializer_range; fresh heads and random models use it
@@ -137,6 +138,26 @@ class Embeddings(nnx.Module):
     return dropout(self.layer_norm(x), self.cfg.hidden_dropout_prob)
 
 
+@flax.struct.dataclass
+class AttentionMasks:
+  """Who may attend to whom, in the form each kernel takes; built once per forward pass."""
+  mask: jax.Array                      # [B, 1, 1 or T, T] bool, True = may attend (xla, reference)
+  lengths: jax.Array | None = None     # [B] real lengths of plain right-padded rows (cuDNN)
+  segments: splash.sk.SegmentIds | None = None  # query/key segment ids (splash)
+
+  @classmethod
+  def build(cls, attention_mask: jax.Array, segment_ids: jax.Array | None, kernel: str
+            ) -> AttentionMasks:
+    keys = attention_mask.astype(bool)
+    if segment_ids is None:
+      mask, lengths = keys[:, None, None, :], keys.sum(-1).astype(jnp.int32)
+    else:  # packed: block-diagonal, and no lengths (they would let examples see each other)
+      same = segment_ids[:, :, None] == segment_ids[:, None, :]
+      mask, lengths = (same & keys[:, None, :])[:, None], None
+    segments = splash.segment_ids_for(keys, segment_ids) if kernel == "splash" else None
+    return cls(mask, lengths, segments)
+
+
 class SelfAttention(nnx.Module):
 
   def __init__(self, cfg: XLMRConfig, rngs: nnx.Rngs):
@@ -149,24 +170,25 @@ class SelfAttention(nnx.Module):
     self.value = Dense(h, h, ("embed", "heads"), cfg, rngs)
     self.output = Dense(h, h, ("heads", "embed"), cfg, rngs)
 
-  def __call__(self, x: jax.Array, mask: jax.Array, dropout: Dropout,
-               lengths: jax.Array | None = None) -> jax.Array:
-    """`mask` [B, 1, 1 or T, T] (True = may attend); `lengths` set ⇒ plain right padding."""
+  def __call__(self, x: jax.Array, masks: AttentionMasks, dropout: Dropout) -> jax.Array:
     cfg = self.cfg
     b, t, _ = x.shape
     split = lambda y: y.reshape(b, t, cfg.num_attention_heads, cfg.head_dim)
     q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
-    rate = cfg.attention_probs_dropout_prob
-    if cfg.attention == "reference" or (dropout.active and rate > 0):
+    rate = cfg.attention_dropout_rate
+    kernel = cfg.attention_kernel()
+    if kernel == "reference" or (dropout.active and rate > 0):
       # The fused kernels have no attention-probability dropout; training with it uses this path.
-      out = _reference_attention(q, k, v, mask, lambda p: dropout(p, rate))
-    elif cfg.attention == "cudnn" and lengths is not None:
+      out = _reference_attention(q, k, v, masks.mask, lambda p: dropout(p, rate))
+    elif kernel == "splash":
+      out = splash.splash_attention(q, k, v, masks.segments)
+    elif kernel == "cudnn" and masks.lengths is not None:
       # cuDNN's fast path takes lengths, which assumes right padding (what our batches use).
-      out = jax.nn.dot_product_attention(q, k, v, query_seq_lengths=lengths,
-                                         key_value_seq_lengths=lengths, implementation="cudnn")
+      out = jax.nn.dot_product_attention(q, k, v, query_seq_lengths=masks.lengths,
+                                         key_value_seq_lengths=masks.lengths,
+                                         implementation="cudnn")
     else:  # xla everywhere; cuDNN with a packed (block-diagonal) mask
-      impl = "cudnn" if cfg.attention == "cudnn" else "xla"
-      out = jax.nn.dot_product_attention(q, k, v, mask=mask, implementation=impl)
+      out = jax.nn.dot_product_attention(q, k, v, mask=masks.mask, implementation=kernel)
     return self.output(out.reshape(b, t, cfg.hidden_size))
 
 
@@ -189,10 +211,9 @@ class Layer(nnx.Module):
     self.output = Dense(cfg.intermediate_size, cfg.hidden_size, ("mlp", "embed"), cfg, rngs)
     self.output_norm = LayerNorm(cfg.hidden_size, cfg)
 
-  def __call__(self, x: jax.Array, mask: jax.Array, dropout: Dropout,
-               lengths: jax.Array | None = None) -> jax.Array:
+  def __call__(self, x: jax.Array, masks: AttentionMasks, dropout: Dropout) -> jax.Array:
     rate = self.cfg.hidden_dropout_prob
-    x = self.attention_norm(x + dropout(self.attention(x, mask, dropout, lengths), rate))
+    x = self.attention_norm(x + dropout(self.attention(x, masks, dropout), rate))
     h = jax.nn.gelu(self.intermediate(x), approximate=False)
     return self.output_norm(x + dropout(self.output(h), rate))
 
@@ -238,12 +259,7 @@ class XLMREncoder(nnx.Module):
       attention_mask = input_ids != cfg.pad_token_id
     if token_type_ids is None:
       token_type_ids = jnp.zeros_like(input_ids)
-    keys = attention_mask.astype(bool)
-    if segment_ids is None:
-      mask, lengths = keys[:, None, None, :], keys.sum(-1).astype(jnp.int32)
-    else:
-      same = segment_ids[:, :, None] == segment_ids[:, None, :]
-      mask, lengths = (same & keys[:, None, :])[:, None], None
+    masks = AttentionMasks.build(attention_mask, segment_ids, cfg.attention_kernel())
     dropout = Dropout(dropout_rng)
     x = self.embeddings(input_ids, token_type_ids, dropout, segment_ids)
     hidden = [x]
@@ -251,9 +267,9 @@ class XLMREncoder(nnx.Module):
       if cfg.remat:
         # Keep only each block's input for backward; recompute the rest (long sequences on
         # small-HBM chips). Dropout masks come from the same keys, so gradients are unchanged.
-        x = nnx.remat(lambda blk, h: blk(h, mask, dropout, lengths))(layer, x)
+        x = nnx.remat(lambda blk, h: blk(h, masks, dropout))(layer, x)
       else:
-        x = layer(x, mask, dropout, lengths)
+        x = layer(x, masks, dropout)
       hidden.append(x)
     pooled = self.pooler(x) if self.pooler is not None else None
     return EncoderOutput(last_hidden_state=x, pooler_output=pooled,
