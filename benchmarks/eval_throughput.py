@@ -33,6 +33,7 @@ if __package__ in (None, ""):  # `python benchmarks/eval_throughput.py` from the
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import common  # noqa: E402
+from stilts_jax import xla_flags  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -46,12 +47,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
   p.add_argument("--repeats", type=int, default=1, help="warm passes (median reported)")
   p.add_argument("--no-per-language", action="store_true", help="skip the per-language loop")
   p.add_argument("--dtype", choices=("auto", "bfloat16", "float32"), default="auto")
-  p.add_argument("--attention", choices=("auto", "xla", "cudnn", "reference"), default="auto")
+  p.add_argument("--attention", choices=("auto", "xla", "cudnn", "splash", "reference"),
+                 default="auto", help="auto = cudnn on GPU, splash on TPU, xla on CPU")
   p.add_argument("--devices", type=int, default=1, help="jax devices to use (0 = all)")
   p.add_argument("--peak-tflops", type=float, default=None)
   p.add_argument("--threads", type=int, default=None, help="CPU only: XLA intra-op threads")
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--json", default=None)
+  p.add_argument("--xla-defaults", choices=("on", "off"), default="on",
+                 help="stilts_jax.xla_flags defaults (GPU latency-hiding scheduler), as the "
+                      "stilts-jax CLI sets them; off for the A/B")
   args = p.parse_args(argv)
   if args.pairs < len(common.XNLI_LANGUAGES):
     p.error(f"--pairs must be at least {len(common.XNLI_LANGUAGES)} (one per language).")
@@ -121,6 +126,8 @@ def rates(cfg, seconds: float, shapes: list[tuple[int, int]], runs: list[np.ndar
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
   args = parse_args(argv)
+  if args.xla_defaults == "on":
+    xla_flags.apply_defaults()  # before the backend starts; recorded in host_info's xla_flags
   common.limit_threads(args.threads)
   import jax
   import jax.numpy as jnp
@@ -128,14 +135,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
   from stilts_jax import evaluate, steps
   from stilts_jax import sharding as shd
-  from stilts_jax.models import TaskModel
+  from stilts_jax.models import TaskModel, XLMRConfig
 
   result: dict[str, Any] = {"benchmark": "eval_throughput", "args": vars(args)}
   result.update(common.record("benchmarks/eval_throughput.py", argv))
   accel = jax.default_backend() in ("gpu", "tpu")
   dtype = args.dtype if args.dtype != "auto" else ("bfloat16" if accel else "float32")
-  attention = args.attention if args.attention != "auto" else (
-      "cudnn" if jax.default_backend() == "gpu" else "xla")
+  attention = XLMRConfig(attention=args.attention).attention_kernel()
   cfg = common.make_config(args.size, dtype=jnp.dtype(dtype).type, attention=attention)
   buckets = tuple(int(b) for b in args.buckets.split(","))
   inputs, slices = build_inputs(args, cfg.vocab_size)
@@ -154,7 +160,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
   # The vectorized stream: cold (compiles) then warm passes.
   stream = Recorder(steps.make_predict_step(graphdef, {"xnli": "classification"}), params)
-  run = lambda step, rows: evaluate.run_stream(rows, step, mesh, args.batch_size, buckets)
+
+  def run(step, rows):
+    with jax.set_mesh(mesh):  # as the pipeline: splash attention runs per shard
+      return evaluate.run_stream(rows, step, mesh, args.batch_size, buckets)
+
   cold_s, out = timed(lambda: run(stream, inputs))
   warm = []
   for _ in range(max(args.repeats, 1)):

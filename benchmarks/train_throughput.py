@@ -39,6 +39,7 @@ if __package__ in (None, ""):  # `python benchmarks/train_throughput.py` from th
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import common  # noqa: E402
+from stilts_jax import xla_flags  # noqa: E402
 
 JAX_KEYS = ("input_ids", "attention_mask", "label")
 PACKED_KEYS = ("input_ids", "attention_mask", "segment_ids", "cls_positions", "label")
@@ -56,8 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
   p.add_argument("--compare-torch", action="store_true")
   p.add_argument("--dtype", choices=("auto", "bfloat16", "float32"), default="auto",
                  help="compute dtype; auto = bfloat16 on GPU/TPU, float32 on CPU")
-  p.add_argument("--attention", choices=("auto", "xla", "cudnn", "reference"), default="auto",
-                 help="auto = cudnn on GPU, xla elsewhere")
+  p.add_argument("--attention", choices=("auto", "xla", "cudnn", "splash", "reference"),
+                 default="auto", help="auto = cudnn on GPU, splash on TPU, xla on CPU")
   p.add_argument("--attention-dropout", type=float, default=None,
                  help="override attention_probs_dropout_prob (both frameworks); 0 lets jax use "
                       "the fused kernels while training")
@@ -66,6 +67,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
   p.add_argument("--threads", type=int, default=None,
                  help="CPU only: intra-op threads for BOTH frameworks (see common.limit_threads)")
   p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--xla-defaults", choices=("on", "off"), default="on",
+                 help="stilts_jax.xla_flags defaults (GPU latency-hiding scheduler), as the "
+                      "stilts-jax CLI sets them; off for the A/B")
   p.add_argument("--json", default=None, help="write the result here")
   args = p.parse_args(argv)
   if args.packing and args.length_mix == "none":
@@ -134,10 +138,13 @@ def summarize(times: list[float], batches: list[dict[str, np.ndarray]], cfg, dev
 
 def effective_attention(cfg, packing: bool) -> str:
   """The kernel `SelfAttention` actually runs in a *training* step (dropout is on)."""
-  if cfg.attention == "reference" or cfg.attention_probs_dropout_prob > 0:
+  kernel = cfg.attention_kernel()
+  if kernel == "reference" or cfg.attention_dropout_rate > 0:
     return "reference (softmax materialised; attention-probability dropout needs it)"
-  if cfg.attention == "cudnn":
+  if kernel == "cudnn":
     return "cudnn (dense block-diagonal mask)" if packing else "cudnn (sequence lengths)"
+  if kernel == "splash":
+    return "splash (Pallas, segment ids)"
   return "xla"
 
 
@@ -172,7 +179,8 @@ def run_jax(args: argparse.Namespace, cfg, batches: list[dict[str, np.ndarray]]
 
   def run(batch):
     nonlocal state
-    state, metrics = step(state, to_global_batch(batch, mesh), "t")
+    with jax.set_mesh(mesh):  # as the pipeline: splash attention runs per shard
+      state, metrics = step(state, to_global_batch(batch, mesh), "t")
     jax.block_until_ready((state, metrics))
     return metrics
 
@@ -298,9 +306,8 @@ def resolve_options(args: argparse.Namespace) -> dict[str, Any]:
   import jax.numpy as jnp
   accel = jax.default_backend() in ("gpu", "tpu")
   dtype = args.dtype if args.dtype != "auto" else ("bfloat16" if accel else "float32")
-  attention = args.attention
-  if attention == "auto":
-    attention = "cudnn" if jax.default_backend() == "gpu" else "xla"
+  from stilts_jax.models import XLMRConfig
+  attention = XLMRConfig(attention=args.attention).attention_kernel()
   opts = {"dtype": jnp.dtype(dtype).type, "param_dtype": jnp.float32, "attention": attention}
   if args.attention_dropout is not None:
     opts["attention_probs_dropout_prob"] = args.attention_dropout
@@ -322,6 +329,8 @@ def platform_hint() -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
   args = parse_args(argv)
+  if args.xla_defaults == "on":
+    xla_flags.apply_defaults()  # before the backend starts; recorded in host_info's xla_flags
   common.limit_threads(args.threads)
   result: dict[str, Any] = {"benchmark": "train_throughput", "args": vars(args)}
   result.update(common.record("benchmarks/train_throughput.py", argv))

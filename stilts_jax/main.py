@@ -11,6 +11,8 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from stilts_jax import xla_flags
+
 config_flags.DEFINE_config_file("config", None, "ml-collections config file (FILE.py[:ARGS]).",
                                 lock_config=True)
 flags.DEFINE_string("workdir", None, "Run directory (local or gs://); a rerun resumes from it.")
@@ -26,6 +28,7 @@ EXIT_PREEMPTED = 75  # EX_TEMPFAIL: try again
 
 def main(argv):
   del argv
+  xla_flags.apply_defaults()  # before anything below starts the backend
   if not FLAGS["verbosity"].present:  # Orbax logs every save at INFO; keep the progress bars readable
     logging.set_verbosity(logging.WARNING)
   if FLAGS.distributed:
