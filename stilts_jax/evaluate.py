@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import jax
 import numpy as np
 
 from flax import nnx
@@ -67,7 +68,8 @@ def run_stream(inputs: Mapping[str, np.ndarray], step: Callable[[dict], dict], m
   dispatched = []
   for local in eval_batches(ordered, global_batch_size, index, count, buckets):
     batch = to_global_batch(local, mesh)
-    out = step({k: batch[k] for k in batch if k != INDEX_KEY})
+    with jax.set_mesh(mesh):  # model kernels that run per shard (splash attention) find the mesh
+      out = step({k: batch[k] for k in batch if k != INDEX_KEY})
     dispatched.append((batch[INDEX_KEY], out))  # device arrays: no sync yet
   results: dict[str, np.ndarray] = {}
   for rows, out in dispatched:

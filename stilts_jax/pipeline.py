@@ -367,17 +367,15 @@ def run(config, workdir: str | epath.Path) -> list[dict]:
   tokenizer = AutoTokenizer.from_pretrained(config.model.tokenizer or config.model.name)
   ctx = Context(config, workdir, mesh, tokenizer)
   rows: list[dict] = []
-  # The mesh in context: kernels that must run per shard (splash attention's shard_map) find it.
-  with jax.set_mesh(mesh):
-    for setting in config.intermediates:
-      inter_dir = None
-      if setting != "none":
-        inter_dir = epath.Path(config.intermediate_workdir) if config.get("intermediate_workdir") \
-            else workdir / "intermediate" / setting
-        if config.mode == "train":
-          run_intermediate(ctx, setting, inter_dir)
-      for target in config.targets:
-        rows += run_target(ctx, setting, inter_dir, target)
+  for setting in config.intermediates:
+    inter_dir = None
+    if setting != "none":
+      inter_dir = epath.Path(config.intermediate_workdir) if config.get("intermediate_workdir") \
+          else workdir / "intermediate" / setting
+      if config.mode == "train":
+        run_intermediate(ctx, setting, inter_dir)
+    for target in config.targets:
+      rows += run_target(ctx, setting, inter_dir, target)
   if ctx.is_main():
     write_results(workdir, rows)
   _mark_completed(workdir, rows=len(rows))

@@ -212,7 +212,8 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
     update = step // accum
     head = names[task_ids[update]]
     local = batches[head].batch_at(int(task_updates[update]) * accum + step % accum)
-    state, metrics = train_step(state, to_global_batch(local, mesh), head)
+    with jax.set_mesh(mesh):  # model kernels that run per shard (splash attention) find the mesh
+      state, metrics = train_step(state, to_global_batch(local, mesh), head)
     pending.append((step, metrics))
     examples_since_log += micro
     done = step + 1

@@ -2,8 +2,8 @@
 
 The only default is the latency-hiding scheduler: it lets XLA overlap collectives (the FSDP
 all-gathers and gradient reduce-scatters of a multi-GPU run) with compute. NVIDIA's JAX-Toolbox
-images turn it on; stock jaxlib does not. `--xla_gpu_*` flags are ignored by the CPU and TPU
-compilers, so they are set on every platform. A flag the user already put in XLA_FLAGS wins, and
+images turn it on; stock jaxlib does not. XLA parses `--xla_gpu_*` flags on every platform
+(checked on CPU by the tests) and only the GPU compiler reads them, so they are set everywhere. A flag the user already put in XLA_FLAGS wins, and
 STILTS_JAX_DEFAULT_XLA_FLAGS=0 turns the defaults off (for A/B measurements: see
 benchmarks/train_throughput.py --xla-defaults and docs/performance.md).
 

@@ -26,6 +26,7 @@ from stilts_jax import sharding as shd
 from stilts_jax.models.checkpoint_files import (CheckpointError, WeightReader, open_weights,
                                                 resolve_checkpoint, write_safetensors)
 from stilts_jax.models.config import XLMRConfig
+from stilts_jax.models import splash
 from stilts_jax.models.heads import HEAD_TYPES, TaskModel, make_head
 from stilts_jax.models.xlmr import XLMREncoder
 
@@ -182,6 +183,7 @@ def check_tokenizer(tokenizer, cfg: XLMRConfig) -> None:
 def _open(name_or_path, revision, cache_dir, options) -> tuple[XLMRConfig, WeightReader, dict]:
   directory = resolve_checkpoint(name_or_path, revision=revision, cache_dir=cache_dir)
   cfg = _read_config(directory, **options)
+  splash.check_backend(cfg.attention_kernel())  # before any weights are read
   reader = open_weights(directory)
   return cfg, reader, _canonical_names(reader)
 

@@ -58,6 +58,12 @@ def interpret_mode(backend: str | None = None) -> bool:
                    "Use attention='cudnn' on GPU (or 'auto', which picks it).")
 
 
+def check_backend(kernel: str) -> None:
+  """Fails early (at model load, not at the first evaluation) when splash cannot run here."""
+  if kernel == "splash":
+    interpret_mode()
+
+
 def block_size(length: int) -> int:
   """The kernel's q/kv block for a sequence already padded to a multiple of LANES."""
   if length % LANES:
@@ -65,36 +71,56 @@ def block_size(length: int) -> int:
   return next(b for b in BLOCK_SIZES if length % b == 0)
 
 
-@functools.lru_cache(maxsize=None)
 def _kernel(num_heads: int, length: int, interpret: bool):
-  """One kernel per (local heads, padded length): the full (bidirectional) mask per head."""
+  """A kernel for (local heads, padded length): the full (bidirectional) mask per head.
+
+  Built anew in every trace and deliberately not cached: its block-mask tables are arrays that
+  belong to the trace (under shard_map, to its mesh) they were made in, and a kernel reused under
+  another trace or mesh fails. Building it is cheap: numpy over a handful of blocks.
+  """
   b = block_size(length)
   sizes = sk.BlockSizes(block_q=b, block_kv=b, block_kv_compute=b, block_q_dkv=b, block_kv_dkv=b,
                         block_kv_dkv_compute=b, use_fused_bwd_kernel=True)
   mask = sm.MultiHeadMask([sm.FullMask((length, length))] * num_heads)
-  # The kernel holds its block-mask tables as arrays. Built inside a trace (jit, shard_map) they
-  # would be that trace's tracers, and this cache would leak them into the next trace; build
-  # them as concrete constants instead.
-  with jax.ensure_compile_time_eval():
-    return sk.make_splash_mha(mask, block_sizes=sizes, head_shards=1, q_seq_shards=1,
-                              interpret=interpret)
+  return sk.make_splash_mha(mask, block_sizes=sizes, head_shards=1, q_seq_shards=1,
+                            interpret=interpret)
+
+
+def _attend(q, k, v, segments: sk.SegmentIds, interpret: bool):
+  """The kernel over a batch: q, k, v [b, n, T, d] with T a multiple of LANES."""
+  kernel = _kernel(q.shape[1], q.shape[2], interpret)
+  return jax.vmap(kernel, in_axes=(0, 0, 0, sk.SegmentIds(0, 0)))(q, k, v, segments)
+
+
+def _attend_padded_head_dim(q, k, v, segments: sk.SegmentIds, interpret: bool):
+  """Head dim zero-padded to a multiple of LANES: q·k and the weights are unchanged, and the
+  extra output columns are zero and dropped. Only for kernels that refuse head_dim 64."""
+  d = q.shape[-1]
+  widen = lambda x: jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, -d % LANES)))
+  return _attend(widen(q), widen(k), widen(v), segments, interpret)[..., :d]
 
 
 def _local_attention(q, k, v, segments: sk.SegmentIds, *, interpret: bool):
   """Attention on one shard: q, k, v [b, T, n, d] → [b, T, n, d]."""
-  _, t, n, d = q.shape
+  t, d = q.shape[1], q.shape[-1]
   pad = -t % LANES
   if pad:
     widen = lambda x: jnp.pad(x, ((0, 0), (0, pad), (0, 0), (0, 0)))
     q, k, v = widen(q), widen(k), widen(v)
     segments = sk.SegmentIds(q=jnp.pad(segments.q, ((0, 0), (0, pad))),
                              kv=jnp.pad(segments.kv, ((0, 0), (0, pad)), constant_values=-1))
-  # The kernel does not scale: fold 1/sqrt(d) into q, in q's dtype as the reference path does.
+  # The kernel does not scale: fold 1/sqrt(d) into q. For XLM-R's d = 64 the factor 1/8 is exact,
+  # so this equals the reference's division of the scores.
   heads_first = lambda x: x.transpose(0, 2, 1, 3)
   q = heads_first(q * jnp.asarray(1.0 / math.sqrt(d), q.dtype))
-  kernel = _kernel(n, t + pad, interpret)
-  out = jax.vmap(kernel, in_axes=(0, 0, 0, sk.SegmentIds(0, 0)))(
-      q, heads_first(k), heads_first(v), segments)
+  k, v = heads_first(k), heads_first(v)
+  try:
+    out = _attend(q, k, v, segments, interpret)
+  except NotImplementedError:
+    if d % LANES == 0:
+      raise
+    # 2025 jaxlibs take only head dims that are multiples of 128 (jax-ml/jax#30861).
+    out = _attend_padded_head_dim(q, k, v, segments, interpret)
   return heads_first(out)[:, :t].astype(v.dtype)
 
 
@@ -103,7 +129,9 @@ def splash_attention(q: jax.Array, k: jax.Array, v: jax.Array, segments: sk.Segm
   """softmax(q kᵀ/√d masked by `segments`) v for q, k, v [B, T, heads, head_dim].
 
   Under `jax.set_mesh` with more than one device it runs per shard (batch over the mesh's
-  data/fsdp axes, heads over tensor when they divide); otherwise on the whole arrays.
+  data/fsdp axes, heads over tensor when they divide); otherwise on the whole arrays. The axis
+  names are those of `stilts_jax.sharding`'s mesh: custom rules that put the batch on other axes
+  still get correct results, but the batch is then gathered onto every device.
   """
   if interpret is None:
     interpret = interpret_mode()
