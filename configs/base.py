@@ -60,7 +60,7 @@ def get_config() -> ml_collections.ConfigDict:
       # Training-time attention-probability dropout; None = the checkpoint's (0.1, the paper's
       # recipe). The fused kernels have no dropout, so only 0.0 lets training use them.
       attention_dropout=config_dict.placeholder(float),
-      remat=False))                      # recompute blocks in backward: long T on small HBM
+      remat=False))                      # long T on small HBM: True/"block" or "dots" (cheaper)
   c.mesh = ml_collections.ConfigDict(dict(data=1, fsdp=-1, tensor=1))
   c.intermediates = ("none",)            # "none" = XLM-R baseline; "mnli+squad_v1" = multi-task
   c.targets = ("xnli",)

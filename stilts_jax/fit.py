@@ -190,7 +190,9 @@ def estimate(q: Query, acc: Accelerator, margin: float = MARGIN,
                                          dropout is on, the default; with attention_dropout=0
                                          and a fused kernel this term overestimates)
     plus the embeddings' b*T*d*(4 + 1 + c) and the head's fp32 logits (and their log-softmax).
-    With cfg.remat: layers*b*T*d*c (block inputs) + one block's worth, rebuilt during backward.
+    remat "block": layers*b*T*d*c (block inputs) + one block's worth, rebuilt during backward.
+    remat "dots": layers*b*T*c*(d + 5d + f) (block input and the weight matmuls' outputs: Q, K, V,
+    attention output, FFN in and out) + one block's worth.
   workspace: one layer's backward transients, b*heads*T^2*8 (fp32 score grad, uint32 dropout
     bits) + b*T*f*4, and compute-dtype copies of the encoder matrices (the gathered FSDP shards
     or the bf16 casts, assumed kept for backward).
@@ -198,6 +200,7 @@ def estimate(q: Query, acc: Accelerator, margin: float = MARGIN,
   Total += `margin` (fragmentation, runtime reserve, the formula's error).
   """
   cfg = q.cfg
+  remat = getattr(cfg, "remat_policy", "none")
   sizes = mesh_sizes(q.mesh, acc.devices)
   dp = sizes["data"] * sizes["fsdp"]
   b = q.micro_batch / dp
@@ -215,10 +218,11 @@ def estimate(q: Query, acc: Accelerator, margin: float = MARGIN,
       "params": p_bytes,
       "grads": p_bytes,
       "opt_state": (p_bytes if q.opt_sharded else p_total) * (3 if q.grad_accum > 1 else 2),
-      # With cfg.remat only each block's input is kept; one block is rebuilt at a time.
-      "activations": int((layers * b * t * d * c + per_layer if getattr(cfg, "remat", False)
-                          else layers * per_layer) + b * t * d * (5 + c)
-                         + b * head_rows * head_out * 8),
+      # Under remat only what the policy keeps stays; one block is rebuilt at a time.
+      "activations": int({"none": layers * per_layer,
+                          "block": layers * b * t * d * c + per_layer,
+                          "dots": layers * b * t * c * (6 * d + f) + per_layer}[remat]
+                         + b * t * d * (5 + c) + b * head_rows * head_out * 8),
       "workspace": int(b * n * t * t * 8 + b * t * f * 4
                        + layers * (4 * d * d + 2 * d * f) * c // max(sizes["tensor"], 1)),
       # With FSDP the word-embedding gather (jnp.take) runs on the all-gathered table and its
@@ -230,7 +234,7 @@ def estimate(q: Query, acc: Accelerator, margin: float = MARGIN,
   subtotal = sum(cats.values())
   cats["margin"] = int(subtotal * margin)
   return Report("estimate", acc.name, acc.devices, b, cats, subtotal + cats["margin"], acc.hbm,
-                f"closed form, {'remat' if getattr(cfg, 'remat', False) else 'no remat'}, "
+                f"closed form, {'no remat' if remat == 'none' else f'remat {remat}'}, "
                 f"{margin:.0%} margin")
 
 
@@ -377,9 +381,10 @@ def max_batch(q: Query, acc: Accelerator, method: str = "estimate", margin: floa
   return lo
 
 
-def model_config(name: str, dtype: str, remat: bool = False) -> XLMRConfig:
+def model_config(name: str, dtype: str, remat: bool | str = False) -> XLMRConfig:
   ctor = {"base": XLMRConfig.base, "large": XLMRConfig.large}[name]
-  extra = {"remat": True} if remat else {}  # only passed when asked: older configs lack it
+  # only passed when asked: older configs lack it
+  extra = {"remat": remat} if remat not in (False, "none") else {}
   return ctor(dtype=jnp.dtype(dtype), param_dtype=jnp.float32, **extra)
 
 
@@ -425,7 +430,9 @@ def main(argv: Sequence[str] | None = None) -> int:
   p.add_argument("--dtype", choices=("bfloat16", "float32"), default="bfloat16",
                  help="compute dtype; parameters and optimizer state stay float32")
   p.add_argument("--mesh", default="data=1,fsdp=-1")
-  p.add_argument("--remat", action="store_true", help="recompute each block in backward")
+  p.add_argument("--remat", nargs="?", const="block", default="none",
+                 choices=("none", "block", "dots"),
+                 help="recompute in backward: block (bare --remat; least memory) or dots")
   p.add_argument("--grad-accum", type=int, default=1)
   p.add_argument("--opt-state", choices=("replicated", "sharded"), default="sharded",
                  help="Adam moments sharded like the params (as training does), or replicated")
@@ -451,7 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   if a.aot in ("all", "local") or (a.aot == "tpu" and acc.platform != "tpu"):
     methods.insert(len(methods) - 1, "aot-local")
   print(f"XLM-R {a.model} + {a.head}, T={a.seq_len}, batch {a.batch_size} "
-        f"(grad_accum {a.grad_accum}), {a.dtype} compute{', remat' if a.remat else ''}, mesh {a.mesh}, optimizer state "
+        f"(grad_accum {a.grad_accum}), {a.dtype} compute{'' if a.remat == 'none' else f', remat {a.remat}'}, mesh {a.mesh}, optimizer state "
         f"{a.opt_state}, on {acc.name} ({acc.devices} devices, {acc.hbm / GiB:.1f} GiB each)")
   reports, sizes = [], {}
   for m in methods:

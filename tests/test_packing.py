@@ -133,7 +133,7 @@ def test_remat_gives_the_same_loss_and_gradients():
   f = _features(4)
   batch = {k: jnp.asarray(f[k]) for k in ("input_ids", "attention_mask", "label")}
   grads = []
-  for remat in (False, True):
+  for remat in (False, True, "dots"):
     m = TaskModel(CFG.replace(remat=remat), {"cls": ("classification", 3)}, rngs=nnx.Rngs(0))
     graphdef, params = nnx.split(m, nnx.Param)
 
@@ -141,9 +141,10 @@ def test_remat_gives_the_same_loss_and_gradients():
       return steps.task_loss(nnx.merge(graphdef, p), "cls", "classification", batch,
                              jax.random.key(7))[0]
     grads.append(jax.jit(jax.value_and_grad(loss))(nnx.to_pure_dict(params)))
-  np.testing.assert_allclose(float(grads[0][0]), float(grads[1][0]), rtol=1e-6)
-  for a, b in zip(jax.tree.leaves(grads[0][1]), jax.tree.leaves(grads[1][1])):
-    np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
+  for other in grads[1:]:
+    np.testing.assert_allclose(float(grads[0][0]), float(other[0]), rtol=1e-6)
+    for a, b in zip(jax.tree.leaves(grads[0][1]), jax.tree.leaves(other[1])):
+      np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
 
 
 def test_train_phase_with_packing_learns_and_takes_fewer_fuller_steps(tmp_path):

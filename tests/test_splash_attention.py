@@ -147,7 +147,7 @@ def _on_mesh(enc, mesh, ids, mask):
       jnp.asarray(mask), batch)
 
 
-@pytest.mark.parametrize("remat", [False, True])
+@pytest.mark.parametrize("remat", [False, True, "dots"])
 def test_sharded_splash_equals_single_device_and_runs_per_shard(kernel_calls, remat):
   """On a data×fsdp×tensor mesh the kernel runs on each device's batch rows and heads; forward
   and gradients (through remat too) are the single-device ones."""

@@ -23,6 +23,12 @@ _EXACT_GELU = ("gelu",)
 # reference: the plain einsum/softmax path (the one attention-probability dropout always takes).
 ATTENTION_IMPLEMENTATIONS = ("auto", "xla", "cudnn", "splash", "reference")
 _AUTO_ATTENTION = {"tpu": "splash", "gpu": "cudnn"}
+# Recomputation in backward, for long sequences on small-HBM chips (`remat`; False/True mean
+# "none"/"block"): "block" keeps only each block's input and rebuilds the block (least memory,
+# about one extra forward); "dots" keeps the weight matmuls' outputs (Q, K, V, projections, FFN)
+# and rebuilds the rest (LayerNorm, GELU, softmax, dropout): jax's
+# dots_with_no_batch_dims_saveable, "a useful heuristic for transformers".
+REMAT_POLICIES = ("none", "block", "dots")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +50,7 @@ class XLMRConfig:
   dtype: Any = jnp.float32        # compute dtype (activations, matmul inputs)
   param_dtype: Any = jnp.float32  # storage dtype of the parameters (the fp32 master weights)
   attention: str = "xla"          # see ATTENTION_IMPLEMENTATIONS
-  remat: bool = False             # recompute each block's activations in backward (saves memory)
+  remat: bool | str = False       # activation recomputation in backward; see REMAT_POLICIES
   # Training-time override of attention_probs_dropout_prob (None: the checkpoint's, 0.1 for XLM-R).
   # 0 lets training use the fused kernels (cuDNN / splash have no dropout); it changes the recipe,
   # so it is a runtime option and never written to an exported config.json.
@@ -63,6 +69,8 @@ class XLMRConfig:
                        "(exact erf GELU).")
     if self.attention not in ATTENTION_IMPLEMENTATIONS:
       raise ValueError(f"attention={self.attention!r}; expected one of {ATTENTION_IMPLEMENTATIONS}.")
+    if self.remat_policy not in REMAT_POLICIES:
+      raise ValueError(f"remat={self.remat!r}; expected True/False or one of {REMAT_POLICIES}.")
     if self.attention_dropout is not None and not 0.0 <= self.attention_dropout < 1.0:
       raise ValueError(f"attention_dropout={self.attention_dropout}; expected a rate in [0, 1) "
                        "or None (the checkpoint's attention_probs_dropout_prob).")
@@ -75,6 +83,13 @@ class XLMRConfig:
     if self.attention != "auto":
       return self.attention
     return _AUTO_ATTENTION.get(backend or jax.default_backend(), "xla")
+
+  @property
+  def remat_policy(self) -> str:
+    """`remat` as one of REMAT_POLICIES."""
+    if isinstance(self.remat, bool):
+      return "block" if self.remat else "none"
+    return self.remat
 
   @property
   def attention_dropout_rate(self) -> float:

@@ -204,7 +204,7 @@ def _load_encoder(cfg, reader, canon, mesh, rules, add_pooler) -> tuple[XLMREnco
 
 
 def load_encoder(name_or_path: str | os.PathLike, *, dtype: Any = jnp.float32,
-                 param_dtype: Any = jnp.float32, attention: str = "xla", remat: bool = False,
+                 param_dtype: Any = jnp.float32, attention: str = "xla", remat: bool | str = False,
                  attention_dropout: float | None = None,
                  mesh: Mesh | None = None, rules: shd.Rules = shd.FSDP_RULES,
                  add_pooler: bool | None = None, keep_heads: bool = False,
@@ -219,7 +219,8 @@ def load_encoder(name_or_path: str | os.PathLike, *, dtype: Any = jnp.float32,
     attention: "xla" (jax.nn.dot_product_attention, everywhere), "cudnn" (fused, GPU),
       "splash" (Pallas, TPU), "auto" (the platform's fused kernel) or "reference" (explicit
       softmax). Training with attention dropout > 0 always runs the reference path.
-    remat: recompute each block in backward (long sequences on small-memory chips).
+    remat: recomputation in backward for long sequences on small-memory chips: True/"block"
+      (least memory) or "dots" (keeps the matmul outputs); see config.REMAT_POLICIES.
     attention_dropout: training-time attention-probability dropout (None: the checkpoint's);
       0 lets training use the fused kernels, at the price of a recipe change.
     mesh: device mesh (default: the first device alone); rules: logical-axis rules.

@@ -22,6 +22,9 @@ from flax import nnx
 from stilts_jax.models import splash
 from stilts_jax.models.config import XLMRConfig
 
+# What each remat policy keeps for backward (config.REMAT_POLICIES); None = nothing but the
+# block's input.
+_SAVEABLE = {"block": None, "dots": jax.checkpoint_policies.dots_with_no_batch_dims_saveable}
 _INIT_STD = 0.02  # BERT/RoBERTa initializer_range; fresh heads and random models use it
 
 
@@ -264,10 +267,11 @@ class XLMREncoder(nnx.Module):
     x = self.embeddings(input_ids, token_type_ids, dropout, segment_ids)
     hidden = [x]
     for layer in self.layers:
-      if cfg.remat:
-        # Keep only each block's input for backward; recompute the rest (long sequences on
-        # small-HBM chips). Dropout masks come from the same keys, so gradients are unchanged.
-        x = nnx.remat(lambda blk, h: blk(h, masks, dropout))(layer, x)
+      if cfg.remat_policy != "none":
+        # Recompute in backward what the policy does not keep (long sequences on small-HBM
+        # chips). Dropout masks come from the same keys, so gradients are unchanged.
+        x = nnx.remat(lambda blk, h: blk(h, masks, dropout),
+                      policy=_SAVEABLE[cfg.remat_policy])(layer, x)
       else:
         x = layer(x, masks, dropout)
       hidden.append(x)
