@@ -60,3 +60,29 @@ def test_bf16_parity_and_a_training_step_on_gpu(checkpoint):
     state, m = step(state, batch, "t")
     losses.append(float(m["loss"]))
   assert np.isfinite(losses).all() and losses[-1] < losses[0]
+
+
+def test_fused_attention_in_training_without_attention_dropout(checkpoint):
+  """attention="auto" is cuDNN on GPU; with attention_dropout=0 the training step runs it, and the
+  loss and gradients (hidden dropout on, same masks) are the reference path's within bf16."""
+  from flax import nnx
+  from stilts_jax import steps
+  path, hf = checkpoint
+  ids, mask = padded_batch(hf.config.vocab_size, [16, 9, 4, 16])
+  batch = {"input_ids": jnp.asarray(ids), "attention_mask": jnp.asarray(mask),
+           "label": jnp.asarray([0, 1, 2, 0])}
+  results = {}
+  for impl in ("auto", "reference"):
+    enc = stilts_jax.load_encoder(path, dtype=jnp.bfloat16, attention=impl, attention_dropout=0.0)
+    assert enc.cfg.attention_kernel() == ("cudnn" if impl == "auto" else "reference")
+    model = stilts_jax.attach_heads(enc, {"t": ("classification", 3)}, seed=0)
+    graphdef, params = nnx.split(model, nnx.Param)
+
+    def loss(p):
+      return steps.task_loss(nnx.merge(graphdef, p), "t", "classification", batch,
+                             jax.random.key(3))[0]
+    value, grads = jax.jit(jax.value_and_grad(loss))(params)
+    results[impl] = (float(value), np.concatenate([np.ravel(np.asarray(g, np.float32))
+                                                   for g in jax.tree.leaves(grads)]))
+  assert abs(results["auto"][0] - results["reference"][0]) <= 4e-2 * abs(results["reference"][0])
+  assert rel_err(results["auto"][1], results["reference"][1]) <= 1e-1
