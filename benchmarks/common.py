@@ -241,6 +241,20 @@ def summarize(times: Sequence[float], shapes: Sequence[Any], rows: Sequence[int]
 # Records.
 
 
+def add_xla_defaults_argument(p) -> None:
+  p.add_argument("--xla-defaults", choices=("on", "off"), default="on",
+                 help="stilts_jax.xla_flags defaults (GPU latency-hiding scheduler), as the "
+                      "stilts-jax CLI sets them; off for the A/B")
+
+
+def apply_xla_defaults(args) -> None:
+  """`--xla-defaults=on`: the CLI's default XLA flags, set before the backend starts (so first
+  thing in main); host_info records the flags the run really had."""
+  if args.xla_defaults == "on":
+    from stilts_jax import xla_flags
+    xla_flags.apply_defaults()
+
+
 def limit_threads(threads: int | None) -> None:
   """Caps CPU intra-op threads of XLA and torch alike, so a CPU comparison is like for like.
 

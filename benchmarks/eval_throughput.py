@@ -33,7 +33,6 @@ if __package__ in (None, ""):  # `python benchmarks/eval_throughput.py` from the
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import common  # noqa: E402
-from stilts_jax import xla_flags  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -54,9 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
   p.add_argument("--threads", type=int, default=None, help="CPU only: XLA intra-op threads")
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--json", default=None)
-  p.add_argument("--xla-defaults", choices=("on", "off"), default="on",
-                 help="stilts_jax.xla_flags defaults (GPU latency-hiding scheduler), as the "
-                      "stilts-jax CLI sets them; off for the A/B")
+  common.add_xla_defaults_argument(p)
   args = p.parse_args(argv)
   if args.pairs < len(common.XNLI_LANGUAGES):
     p.error(f"--pairs must be at least {len(common.XNLI_LANGUAGES)} (one per language).")
@@ -126,8 +123,7 @@ def rates(cfg, seconds: float, shapes: list[tuple[int, int]], runs: list[np.ndar
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
   args = parse_args(argv)
-  if args.xla_defaults == "on":
-    xla_flags.apply_defaults()  # before the backend starts; recorded in host_info's xla_flags
+  common.apply_xla_defaults(args)
   common.limit_threads(args.threads)
   import jax
   import jax.numpy as jnp

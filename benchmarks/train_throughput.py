@@ -39,7 +39,6 @@ if __package__ in (None, ""):  # `python benchmarks/train_throughput.py` from th
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import common  # noqa: E402
-from stilts_jax import xla_flags  # noqa: E402
 
 JAX_KEYS = ("input_ids", "attention_mask", "label")
 PACKED_KEYS = ("input_ids", "attention_mask", "segment_ids", "cls_positions", "label")
@@ -67,9 +66,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
   p.add_argument("--threads", type=int, default=None,
                  help="CPU only: intra-op threads for BOTH frameworks (see common.limit_threads)")
   p.add_argument("--seed", type=int, default=0)
-  p.add_argument("--xla-defaults", choices=("on", "off"), default="on",
-                 help="stilts_jax.xla_flags defaults (GPU latency-hiding scheduler), as the "
-                      "stilts-jax CLI sets them; off for the A/B")
+  common.add_xla_defaults_argument(p)
   p.add_argument("--json", default=None, help="write the result here")
   args = p.parse_args(argv)
   if args.packing and args.length_mix == "none":
@@ -329,8 +326,7 @@ def platform_hint() -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
   args = parse_args(argv)
-  if args.xla_defaults == "on":
-    xla_flags.apply_defaults()  # before the backend starts; recorded in host_info's xla_flags
+  common.apply_xla_defaults(args)
   common.limit_threads(args.threads)
   result: dict[str, Any] = {"benchmark": "train_throughput", "args": vars(args)}
   result.update(common.record("benchmarks/train_throughput.py", argv))
