@@ -4,6 +4,7 @@ import csv
 import json
 
 import numpy as np
+import pytest
 
 import _pipeline_helpers as H
 from stilts_jax.analysis import task_similarity
@@ -15,6 +16,23 @@ def test_example_text_covers_every_input_type():
   assert task_similarity.example_text(PairExample("g", "A b.", "C d.", 0)) == "A b. C d."
   assert task_similarity.example_text(SpanExample("g", "Who?", "Ann ran.", ())) == "Who? Ann ran."
   assert task_similarity.example_text(TagExample("g", ("Ann", "ran"), (1, 0))) == "Ann ran"
+
+
+def test_cosine_stays_in_range(monkeypatch):
+  # In float64 these vectors' cosine is 1.0000000000000002 (and -1.0000000000000002 for the
+  # opposite), with or without normalising first: only the clip keeps it a cosine.
+  a = np.ones(3)
+  assert task_similarity.cosine(a, a) == 1.0
+  assert task_similarity.cosine(a, -a) == -1.0
+  assert task_similarity.cosine([1.0, 0.0], [0.0, 2.0]) == 0.0
+  assert np.isclose(task_similarity.cosine([1.0, 1.0], [1.0, 0.0]), np.sqrt(0.5))
+  with pytest.raises(ValueError, match="zero vector"):
+    task_similarity.cosine([0.0, 0.0], [1.0, 0.0])
+  # The table uses it: identical mean embeddings have similarity exactly 1.
+  monkeypatch.setattr(task_similarity, "task_texts", lambda task, n, overrides: ["x", "y"])
+  table = task_similarity.similarity_table(lambda texts: np.ones((len(texts), 3)), ["mnli"],
+                                           ["xnli"])
+  assert table == [{"intermediate": "mnli", "target": "xnli", "similarity": 1.0}]
 
 
 def test_similarity_table_from_the_demo_encoder(tmp_path):

@@ -8,7 +8,7 @@ from stilts_jax.report.results import MAIN_METRIC, QA_TARGETS, TARGETS
 from stilts_jax.tasks import get_task
 
 
-def _workdir(root, inter, value, split="validation"):
+def full_rows(inter, value, split="validation", **extra):
   """Every target and language at `value` (QA: EM = value - 10, F1 = value + 10)."""
   rows = []
   for t in TARGETS:
@@ -16,7 +16,12 @@ def _workdir(root, inter, value, split="validation"):
       metrics = ({"exact_match": value - 10, "f1": value + 10} if t in QA_TARGETS
                  else {MAIN_METRIC[t]: value})
       rows += [{"intermediate": inter, "target": t, "language": lang, "split": split,
-                "metric": m, "value": v, "seed": 0} for m, v in metrics.items()]
+                "metric": m, "value": v, "seed": 0, **extra} for m, v in metrics.items()]
+  return rows
+
+
+def _workdir(root, inter, value, split="validation"):
+  rows = full_rows(inter, value, split)
   root.mkdir(parents=True)
   (root / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
   return root

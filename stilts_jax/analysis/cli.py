@@ -1,25 +1,33 @@
 """`stilts-jax-analyze RESULTS... --out DIR [--analyses 1,2,3,4,5] [--similarity FILE] [--split S]`.
 
 Runs the analyses over results directories (or results.jsonl files) and writes DIR/analyses.md
-plus one or more PNGs per analysis. An analysis whose inputs are missing (no baseline, no
-multilingual pair, no `@fraction` settings, too few points...) appears as "skipped: <reason>";
-malformed results or a malformed similarity file are errors (exit status 2, message on stderr).
+plus one or more PNGs per analysis. Every path may be local or gs://... (relative paths are taken
+from the current directory). An analysis whose inputs are missing (no baseline, no multilingual
+pair, no `@fraction` settings, too few points...) appears as "skipped: <reason>"; malformed
+results, a malformed similarity file or an unusable path are errors (exit status 2, message on
+stderr).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
+from etils import epath
+
+from stilts_jax import paths
 from stilts_jax.analysis.common import AnalysisError
 from stilts_jax.analysis.multilingual import DEFAULT_SUFFIX, analyze_multilingual
 from stilts_jax.analysis.resource import DEFAULT_THRESHOLD_GIB, analyze_resource
 from stilts_jax.analysis.scaling import analyze_scaling
 from stilts_jax.analysis.similarity import analyze_similarity, load_similarity_table
 from stilts_jax.analysis.typology import analyze_typology
+from stilts_jax.report.cli import INPUT_ERRORS, fail
 from stilts_jax.report.results import SPLITS, ResultsError, load_results
+
+PROG = "stilts-jax-analyze"
 
 TITLES = {1: "Task similarity vs transfer gain", 2: "Multilingual vs English-only intermediate "
           "training", 3: "Typological distance vs zero-shot degradation",
@@ -44,21 +52,22 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(prog="stilts-jax-analyze", description=__doc__.split("\n")[0])
-  p.add_argument("results", nargs="+", type=Path,
-                 help="workdirs holding results.jsonl (or results.jsonl files)")
-  p.add_argument("--out", required=True, type=Path, help="output directory")
+  p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+  # Paths stay strings here: main resolves them, where an unusable one is a one-line error.
+  p.add_argument("results", nargs="+",
+                 help="workdirs holding results.jsonl (or results.jsonl files), local or gs://")
+  p.add_argument("--out", required=True, help="output directory, local or gs://")
   p.add_argument("--analyses", type=_analyses, default=[1, 2, 3, 4, 5],
                  help="which analyses to run, e.g. 1,3 (default: all)")
   p.add_argument("--split", choices=SPLITS, default="validation")
-  p.add_argument("--similarity", type=Path,
+  p.add_argument("--similarity",
                  help="CSV/JSON table intermediate,target,similarity for analysis 1")
   p.add_argument("--similarity-model", metavar="MODEL",
                  help="compute analysis 1's table from this pretrained encoder (Hub id or HF "
                       "directory): cosine of mean-pooled embeddings of each task's English inputs")
   p.add_argument("--similarity-examples", type=int, default=200,
                  help="inputs per task for --similarity-model")
-  p.add_argument("--data-overrides", type=Path, metavar="JSON",
+  p.add_argument("--data-overrides", metavar="JSON",
                  help="data_overrides mapping (source -> local path) for --similarity-model")
   p.add_argument("--settings", type=lambda s: [x for x in s.split(",") if x],
                  help="intermediate settings for analyses 1, 3, 5 (default: all but x@pct runs)")
@@ -72,10 +81,17 @@ def _parser() -> argparse.ArgumentParser:
   return p
 
 
-def _similarity_from_model(args, rows) -> Path:
-  """Embeds each task of the results with the pretrained encoder; writes OUT/similarity.csv."""
-  import json
+def _data_overrides(path: epath.Path) -> dict:
+  if not path.is_file():
+    raise AnalysisError(f"--data-overrides: {path} does not exist.")
+  try:
+    return json.loads(path.read_text(encoding="utf-8"))
+  except json.JSONDecodeError as e:
+    raise AnalysisError(f"--data-overrides: {path}: not valid JSON ({e.msg}).") from None
 
+
+def _similarity_from_model(args, rows, out: epath.Path) -> epath.Path:
+  """Embeds each task of the results with the pretrained encoder; writes OUT/similarity.csv."""
   from transformers import AutoTokenizer
 
   from stilts_jax.analysis import task_similarity
@@ -86,13 +102,12 @@ def _similarity_from_model(args, rows) -> Path:
   targets = sorted({r.target for r in rows})
   if not intermediates:
     raise AnalysisError("--similarity-model: the results name no intermediate task.")
-  overrides = json.loads(args.data_overrides.read_text()) if args.data_overrides else None
+  overrides = _data_overrides(paths.resolve(args.data_overrides)) if args.data_overrides else None
   embed = task_similarity.encoder_embedder(load_encoder(args.similarity_model),
                                            AutoTokenizer.from_pretrained(args.similarity_model))
   table = task_similarity.similarity_table(embed, intermediates, targets,
                                            n=args.similarity_examples, data_overrides=overrides)
-  args.out.mkdir(parents=True, exist_ok=True)
-  path = args.out / "similarity.csv"
+  path = out / "similarity.csv"
   task_similarity.write_table(table, path)
   return path
 
@@ -100,13 +115,18 @@ def _similarity_from_model(args, rows) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
   args = _parser().parse_args(argv)
   try:
-    rows = load_results(args.results)
-    if args.similarity_model and not args.similarity:
-      args.similarity = _similarity_from_model(args, rows)
-    similarity = load_similarity_table(args.similarity) if args.similarity else None
-  except (ResultsError, AnalysisError) as e:
-    print(f"stilts-jax-analyze: error: {e}", file=sys.stderr)
-    return 2
+    inputs = [paths.resolve(p) for p in args.results]
+    out = paths.resolve(args.out)
+    rows = load_results(inputs)
+    if args.similarity:
+      table_path = paths.resolve(args.similarity)
+    elif args.similarity_model:
+      table_path = _similarity_from_model(args, rows, out)
+    else:
+      table_path = None
+    similarity = load_similarity_table(table_path) if table_path else None
+  except (ResultsError, AnalysisError, *INPUT_ERRORS) as e:
+    return fail(PROG, e)
   common = dict(split=args.split, n_boot=args.n_boot, seed=args.seed)
   runs: dict[int, Callable] = {
       1: lambda: analyze_similarity(rows, similarity, settings=args.settings, **common),
@@ -117,10 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
       5: lambda: analyze_resource(rows, settings=args.settings,
                                   threshold_gib=args.resource_threshold, **common),
   }
-  out: Path = args.out
-  out.mkdir(parents=True, exist_ok=True)
   sections = [f"# stilts-jax analyses ({args.split})", "",
-              "Inputs: " + ", ".join(str(p) for p in args.results) + ".", ""]
+              "Inputs: " + ", ".join(str(p) for p in inputs) + ".", ""]
   for i in args.analyses:
     try:
       result = runs[i]()
@@ -129,10 +147,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AnalysisError as e:
       sections.append(f"## {i}. {TITLES[i]}\n\nskipped: {e}\n")
       print(f"analysis {i}: skipped: {e}", file=sys.stderr)
-    except ResultsError as e:  # e.g. mixed models or no rows on the split: bad input, not missing
-      print(f"stilts-jax-analyze: error: {e}", file=sys.stderr)
-      return 2
-  (out / "analyses.md").write_text("\n".join(sections), encoding="utf-8")
+    # ResultsError: e.g. mixed models or no rows on the split: bad input, not missing input.
+    except (ResultsError, *INPUT_ERRORS) as e:
+      return fail(PROG, e)
+  try:
+    paths.write_atomic(out / "analyses.md", "\n".join(sections))
+  except INPUT_ERRORS as e:
+    return fail(PROG, e)
   print(out / "analyses.md")
   return 0
 

@@ -9,19 +9,18 @@ here is the number in `stilts-jax-report`'s table.
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from etils import epath
 from matplotlib.figure import Figure
 
 from stilts_jax.analysis.stats import Estimate, PermutationTest
+from stilts_jax.paths import PathLike
+from stilts_jax.report.plots import figure, save_png  # noqa: F401 (C.figure in the analyses)
 from stilts_jax.report.results import ResultRow
 from stilts_jax.report.summary import Summary, build_summary
 
-DPI = 100
 ENGLISH = "en"
 # `mnli@10` = MNLI intermediate training on 10 % of its training set (analysis 4's convention).
 _FRACTION = re.compile(r"^(?P<base>.+)@(?P<pct>\d+(?:\.\d+)?)%?$")
@@ -110,26 +109,17 @@ def ci_note(n_boot: int, seed: int) -> str:
   return f"95 % percentile bootstrap CI, {n_boot} resamples, seed {seed}"
 
 
-def images_md(paths: Sequence[Path], relative_to: Path | None) -> list[str]:
+def images_md(paths: Sequence[PathLike], relative_to: PathLike | None) -> list[str]:
+  """Markdown image links; images beside the markdown (in `relative_to`) by name only."""
   out = []
-  for p in paths:
-    shown = p.name if relative_to is not None and p.parent == relative_to else str(p)
-    out.append(f"![{p.stem}]({shown})")
+  for p in map(epath.Path, paths):
+    beside = relative_to is not None and p.parent == epath.Path(relative_to)
+    out.append(f"![{p.stem}]({p.name if beside else p})")
   return out
 
 
-# --- figures -------------------------------------------------------------------------------------
+# --- figures (report/plots.py's: Agg canvas, no pyplot state; PNGs written through epath) -------
 
-def figure(size: tuple[float, float]) -> Figure:
-  """A figure rendered by the Agg canvas, without pyplot's global state (as report/plots.py)."""
-  fig = Figure(figsize=size, dpi=DPI)
-  FigureCanvasAgg(fig)
-  return fig
-
-
-def save(fig: Figure, path: str | os.PathLike) -> Path:
-  path = Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
+def save(fig: Figure, path: PathLike) -> epath.Path:
   fig.tight_layout()
-  fig.savefig(path, dpi=DPI, format="png")
-  return path
+  return save_png(fig, path)

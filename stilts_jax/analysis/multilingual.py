@@ -10,14 +10,14 @@ difference with a bootstrap CI and a paired sign-flip permutation test (exact fo
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
+from etils import epath
 
 from stilts_jax.analysis import common as C
 from stilts_jax.analysis.stats import Estimate, PermutationTest, mean_ci, sign_flip_test
+from stilts_jax.paths import PathLike
 from stilts_jax.report.results import TARGETS, ResultRow
 
 DEFAULT_SUFFIX = "_multilingual"
@@ -43,7 +43,7 @@ class MultilingualResult:
   n_boot: int
   seed: int
 
-  def plot(self, out_dir: str | os.PathLike) -> list[Path]:
+  def plot(self, out_dir: PathLike) -> list[epath.Path]:
     labels = list(self.per_target) + ["all"]
     ests = list(self.per_target.values()) + [self.mean]
     fig = C.figure((max(5.5, 1.0 + 0.7 * len(labels)), 4.0))
@@ -62,9 +62,10 @@ class MultilingualResult:
     ax.set_ylabel("multilingual − English-only (points)")
     ax.set_title(f"Multilingual − English-only ({self.split}; n={self.mean.n}, "
                  f"p={C.fmt_p(self.test)})", fontsize=9)
-    return [C.save(fig, Path(out_dir) / "multilingual.png")]
+    return [C.save(fig, epath.Path(out_dir) / "multilingual.png")]
 
-  def to_markdown(self, images: Sequence[Path] = (), relative_to: Path | None = None) -> str:
+  def to_markdown(self, images: Sequence[PathLike] = (),
+                  relative_to: PathLike | None = None) -> str:
     pairs = ", ".join(f"{e} → {m}" for e, m in self.pairs.items())
     t = self.test
     lines = ["## 2. Multilingual vs English-only intermediate training", "",

@@ -10,15 +10,15 @@ CI (resampling within each group) and a two-sample permutation test.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
+from etils import epath
 
 from stilts_jax.analysis import common as C
 from stilts_jax.analysis.stats import Estimate, PermutationTest, mean_ci, two_sample_test
 from stilts_jax.analysis.typology_data import CC100
+from stilts_jax.paths import PathLike
 from stilts_jax.report.results import TARGETS, ResultRow
 
 DEFAULT_THRESHOLD_GIB = 10.0
@@ -46,7 +46,7 @@ class ResourceResult:
   n_boot: int
   seed: int
 
-  def plot(self, out_dir: str | os.PathLike) -> list[Path]:
+  def plot(self, out_dir: PathLike) -> list[epath.Path]:
     fig = C.figure((5.0, 4.0))
     ax = fig.subplots()
     x = np.arange(len(GROUPS))
@@ -64,9 +64,10 @@ class ResourceResult:
     ax.set_ylabel(f"gain over baseline ({self.split}, points)")
     ax.set_title(f"Gain by CC-100 size (threshold {self.threshold_gib:g} GiB; "
                  f"p={C.fmt_p(self.test)})", fontsize=9)
-    return [C.save(fig, Path(out_dir) / "resource.png")]
+    return [C.save(fig, epath.Path(out_dir) / "resource.png")]
 
-  def to_markdown(self, images: Sequence[Path] = (), relative_to: Path | None = None) -> str:
+  def to_markdown(self, images: Sequence[PathLike] = (),
+                  relative_to: PathLike | None = None) -> str:
     t = self.test
     lines = ["## 5. Low- vs high-resource languages", "",
              f"Groups by XLM-R CC-100 size: low < {self.threshold_gib:g} GiB ≤ high. Unit: "

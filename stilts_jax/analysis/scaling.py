@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
+from etils import epath
 
 from stilts_jax.analysis import common as C
 from stilts_jax.analysis.stats import Estimate, linear_fit, t_quantile_975
+from stilts_jax.paths import PathLike
 from stilts_jax.report.results import TARGETS, ResultRow, ResultsError
 from stilts_jax.report.summary import TARGET_TITLES
 
@@ -60,7 +60,7 @@ class ScalingResult:
   seed: int
   notes: list[str]
 
-  def plot(self, out_dir: str | os.PathLike) -> list[Path]:
+  def plot(self, out_dir: PathLike) -> list[epath.Path]:
     paths = []
     for task in sorted({k[0] for k in self.curves}):
       targets = [t for t in TARGETS if (task, t) in self.curves]
@@ -82,10 +82,11 @@ class ScalingResult:
       ax.set_title(f"Intermediate-data scaling: {task} (band = ±1 std over seeds; "
                    f"dashed = baseline)", fontsize=8)
       ax.legend(fontsize=7)
-      paths.append(C.save(fig, Path(out_dir) / f"scaling_{task.replace('+', '_')}.png"))
+      paths.append(C.save(fig, epath.Path(out_dir) / f"scaling_{task.replace('+', '_')}.png"))
     return paths
 
-  def to_markdown(self, images: Sequence[Path] = (), relative_to: Path | None = None) -> str:
+  def to_markdown(self, images: Sequence[PathLike] = (),
+                  relative_to: PathLike | None = None) -> str:
     lines = ["## 4. Intermediate-data scaling", "",
              f"Settings `<task>@<percent>` ({self.split}). Per point: mean ± sample std over "
              f"seeds and a t-based 95 % CI; slope = points per 10× more intermediate data "

@@ -15,14 +15,15 @@ import csv
 import dataclasses
 import json
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
+from etils import epath
 
 from stilts_jax.analysis import common as C
 from stilts_jax.analysis.stats import Correlation, PermutationTest, correlation, two_sample_test
+from stilts_jax.analysis.task_similarity import TABLE_COLUMNS, cosine
+from stilts_jax.paths import PathLike
 from stilts_jax.report.results import TARGETS, ResultRow
 from stilts_jax.report.summary import gain_table
 from stilts_jax.tasks import RegistryError, get_task, list_tasks
@@ -52,11 +53,11 @@ def format_match(intermediate: str, target: str) -> float | None:
   return None if None in formats or target_format is None else 0.0
 
 
-def load_similarity_table(path: str | os.PathLike) -> dict[tuple[str, str], float]:
+def load_similarity_table(path: PathLike) -> dict[tuple[str, str], float]:
   """Reads (intermediate, target) -> similarity from a CSV with a header row
   `intermediate,target,similarity`, or a JSON list of such objects, or JSON
-  {intermediate: {target: similarity}}."""
-  path = Path(path)
+  {intermediate: {target: similarity}}. Local or gs://."""
+  path = epath.Path(path)
   if not path.is_file():
     raise C.AnalysisError(f"Similarity file {path} does not exist.")
   text = path.read_text(encoding="utf-8")
@@ -77,7 +78,7 @@ def load_similarity_table(path: str | os.PathLike) -> dict[tuple[str, str], floa
       raise C.AnalysisError(f"{path}: expected a JSON list or object.")
   else:
     reader = csv.DictReader(text.splitlines())
-    need = {"intermediate", "target", "similarity"}
+    need = set(TABLE_COLUMNS)
     if not reader.fieldnames or not need <= set(reader.fieldnames):
       raise C.AnalysisError(f"{path}: CSV header must contain {', '.join(sorted(need))}; got "
                             f"{reader.fieldnames}.")
@@ -119,10 +120,7 @@ def embedding_similarity(encoder_fn: Callable[[list[str]], object], texts_a: Seq
   a, b = means
   if a.shape != b.shape:
     raise ValueError(f"Embedding sizes differ ({a.shape[0]} vs {b.shape[0]}).")
-  na, nb = np.linalg.norm(a), np.linalg.norm(b)
-  if na == 0 or nb == 0:
-    raise ValueError("A mean embedding is zero; cosine similarity is undefined.")
-  return float(a @ b / (na * nb))
+  return cosine(a, b)  # raises on a zero mean embedding
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,7 +142,7 @@ class SimilarityResult:
   seed: int
   notes: list[str]
 
-  def plot(self, out_dir: str | os.PathLike) -> list[Path]:
+  def plot(self, out_dir: PathLike) -> list[epath.Path]:
     paths = []
     for measure in self.correlations:
       fig = C.figure((6.0, 4.5))
@@ -166,10 +164,11 @@ class SimilarityResult:
       ax.set_xlabel("similarity" if measure == "table" else "format match (0/1)")
       ax.set_ylabel(f"gain over baseline ({self.split}, points)")
       ax.legend(fontsize=7)
-      paths.append(C.save(fig, Path(out_dir) / f"similarity_{measure}.png"))
+      paths.append(C.save(fig, epath.Path(out_dir) / f"similarity_{measure}.png"))
     return paths
 
-  def to_markdown(self, images: Sequence[Path] = (), relative_to: Path | None = None) -> str:
+  def to_markdown(self, images: Sequence[PathLike] = (),
+                  relative_to: PathLike | None = None) -> str:
     lines = ["## 1. Task similarity vs transfer gain", "",
              f"Unit: (intermediate, target) cell; gain = task score minus the XLM-R baseline, "
              f"averaged over languages ({self.split}). Correlations with "
@@ -202,7 +201,7 @@ def _check_measure(cells: list[SimilarityCell], measure: str) -> str | None:
   return None
 
 
-def analyze_similarity(rows: Sequence[ResultRow], similarity: SimilarityTable | str | os.PathLike
+def analyze_similarity(rows: Sequence[ResultRow], similarity: SimilarityTable | PathLike
                        | None = None, split: str = "validation",
                        settings: Sequence[str] | None = None, n_boot: int = 2000,
                        seed: int = 0) -> SimilarityResult:

@@ -11,13 +11,29 @@ the same measure for any text-embedding callable).
 from __future__ import annotations
 
 import csv
-import os
+import io
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from stilts_jax.examples import (ChoiceExample, PairExample, SentenceExample, SpanExample,
                                  TagExample)
+from stilts_jax.paths import PathLike, write_atomic
+
+TABLE_COLUMNS = ("intermediate", "target", "similarity")
+
+
+def cosine(a, b) -> float:
+  """Cosine similarity of two vectors, in [-1, 1] by construction.
+
+  The dot product of two unit vectors can round past ±1 (two identical mean embeddings gave
+  1.0000000000000002), so it is clipped after normalising. Raises ValueError on a zero vector.
+  """
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  na, nb = np.linalg.norm(a), np.linalg.norm(b)
+  if not na or not nb:
+    raise ValueError("cosine similarity of a zero vector is undefined.")
+  return float(np.clip((a / na) @ (b / nb), -1.0, 1.0))
 
 
 def example_text(example) -> str:
@@ -85,13 +101,14 @@ def similarity_table(embed: Callable[[list[str]], np.ndarray], intermediates: Se
     means[task] = emb.mean(axis=0)
     if not np.linalg.norm(means[task]):
       raise ValueError(f"the mean embedding of {task} is zero; cosine similarity is undefined.")
-  cos = lambda a, b: float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
-  return [{"intermediate": i, "target": t, "similarity": cos(means[i], means[t])}
+  return [{"intermediate": i, "target": t, "similarity": cosine(means[i], means[t])}
           for i in intermediates for t in targets]
 
 
-def write_table(rows: Sequence[dict], path: str | os.PathLike) -> None:
-  with open(path, "w", newline="") as f:
-    writer = csv.DictWriter(f, fieldnames=["intermediate", "target", "similarity"])
-    writer.writeheader()
-    writer.writerows(rows)
+def write_table(rows: Sequence[dict], path: PathLike) -> None:
+  """The table as CSV (`similarity.load_similarity_table` reads it), local or gs://."""
+  buf = io.StringIO()
+  writer = csv.DictWriter(buf, fieldnames=TABLE_COLUMNS, lineterminator="\n")
+  writer.writeheader()
+  writer.writerows(rows)
+  write_atomic(path, buf.getvalue())

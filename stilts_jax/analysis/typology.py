@@ -14,15 +14,16 @@ gap on UD-POS is not a 10-point gap on XNLI); per-target correlations need >= 3 
 from __future__ import annotations
 
 import dataclasses
-import os
+import io
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
+from etils import epath
 
 from stilts_jax.analysis import common as C
 from stilts_jax.analysis.stats import Correlation, correlation
 from stilts_jax.analysis.typology_data import DISTANCE_KINDS, DISTANCES_FROM_ENGLISH, ISO639_3
+from stilts_jax.paths import PathLike
 from stilts_jax.report.results import TARGETS, ResultRow
 
 PHASES = ("before", "after", "change")
@@ -52,7 +53,7 @@ class TypologyResult:
   seed: int
   notes: list[str]
 
-  def plot(self, out_dir: str | os.PathLike) -> list[Path]:
+  def plot(self, out_dir: PathLike) -> list[epath.Path]:
     kinds = [k for k in DISTANCE_KINDS if any((k, p) in self.pooled for p in PHASES)]
     fig = C.figure((3.2 * len(kinds), 3.6))
     axes = np.atleast_1d(fig.subplots(1, len(kinds), sharey=True))
@@ -71,9 +72,10 @@ class TypologyResult:
       ax.set_xlabel("distance from English")
     axes[0].set_ylabel("degradation (en − lang), centred per task")
     axes[0].legend(fontsize=7)
-    return [C.save(fig, Path(out_dir) / "typology.png")]
+    return [C.save(fig, epath.Path(out_dir) / "typology.png")]
 
-  def to_markdown(self, images: Sequence[Path] = (), relative_to: Path | None = None) -> str:
+  def to_markdown(self, images: Sequence[PathLike] = (),
+                  relative_to: PathLike | None = None) -> str:
     lines = ["## 3. Typological distance vs zero-shot degradation", "",
              f"Degradation = English score − language score per target ({self.split}); after = "
              f"mean over {', '.join(self.settings)}; change = after − before. Unit: (target, "
@@ -161,7 +163,7 @@ def analyze_typology(rows: Sequence[ResultRow], split: str = "validation",
                         seed, notes)
 
 
-def distance_table_from_lang2vec(data_dir: str | os.PathLike,
+def distance_table_from_lang2vec(data_dir: PathLike,
                                  iso639_3: Mapping[str, str] = ISO639_3,
                                  reference: str = "eng") -> dict[str, dict[str, float]]:
   """Recomputes DISTANCES_FROM_ENGLISH from lang2vec's bundled URIEL files (offline).
@@ -172,13 +174,14 @@ def distance_table_from_lang2vec(data_dir: str | os.PathLike,
   Glottolog family membership (`fam`), and the 299 geographic proximity features (`geo`). A zero
   vector (a language isolate has no family feature) is at distance 1 from everything.
   """
-  data_dir = Path(data_dir)
+  data_dir = epath.Path(data_dir)
   sets = {"syntactic": ("feature_predictions.npz", "S_"), "phonological":
           ("feature_predictions.npz", "P_"), "inventory": ("feature_predictions.npz", "INV_"),
           "genetic": ("family_features.npz", ""), "geographic": ("geocoord_features.npz", "")}
   loaded = {}
   for f in {f for f, _ in sets.values()}:
-    with np.load(data_dir / f) as db:
+    # np.load wants a local file or a seekable object: read the bytes through epath (gs:// too).
+    with np.load(io.BytesIO((data_dir / f).read_bytes())) as db:
       loaded[f] = {k: db[k] for k in ("langs", "feats", "data")}
 
   def vector(kind: str, code: str) -> np.ndarray:

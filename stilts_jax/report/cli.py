@@ -4,7 +4,9 @@ Writes to DIR: summary.md, summary.csv (wide, like the table), summary_long.csv 
 setting x task with std, seeds, coverage), gains_heatmap.png (needs baseline rows),
 per_language_<target>.png for every target with results, and with --submission
 submission/<workdir name>/<task>/test-<lang>.{tsv,json} from each WORKDIR/predictions. Prints the
-markdown table. Exit status 2 on bad input (message on stderr, no traceback).
+markdown table. WORKDIRs and DIR may be local or gs://... (relative paths are taken from the
+current directory). Exit status 2 on bad input or an unusable path (message on stderr, no
+traceback).
 """
 
 from __future__ import annotations
@@ -12,19 +14,23 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from stilts_jax.report.plots import plot_gains_heatmap, plot_per_language
-from stilts_jax.report.results import SPLITS, TARGETS, ResultsError, load_results
+from etils import epath
+
+from stilts_jax import paths
+from stilts_jax.errors import print_error
+from stilts_jax.report.outputs import REPORT_LAYOUT, has_gains, write_summary
+from stilts_jax.report.results import SPLITS, ResultsError, load_results
 from stilts_jax.report.submission import SubmissionError, missing_languages, write_submission
-from stilts_jax.report.summary import build_summary, to_csv, to_long_csv, to_markdown
+from stilts_jax.report.summary import build_summary
 
 
 def _parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="stilts-jax-report", description=__doc__.split("\n")[0])
-  p.add_argument("workdirs", nargs="+", type=Path,
-                 help="workdirs holding results.jsonl (or results.jsonl files)")
-  p.add_argument("--out", required=True, type=Path, help="output directory")
+  # Plain strings: paths are resolved in main, where an unusable one is a one-line error.
+  p.add_argument("workdirs", nargs="+",
+                 help="workdirs holding results.jsonl (or results.jsonl files), local or gs://")
+  p.add_argument("--out", required=True, help="output directory, local or gs://")
   p.add_argument("--split", choices=SPLITS, default="validation",
                  help="split to tabulate (default: validation, the dev results the paper analyses)")
   p.add_argument("--submission", action="store_true",
@@ -32,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
   return p
 
 
-def _submissions(workdirs: Sequence[Path], out: Path) -> None:
+def _submissions(workdirs: Sequence[epath.Path], out: epath.Path) -> None:
   names = [w.name if w.is_dir() else w.parent.name for w in workdirs]
   if len(set(names)) < len(names):
     raise SubmissionError(f"Workdir names must be distinct for --submission, got {names}.")
@@ -47,30 +53,29 @@ def _submissions(workdirs: Sequence[Path], out: Path) -> None:
               f"{' '.join(langs)}", file=sys.stderr)
 
 
+# Errors of the paths a user gave, beside each CLI's own: an unusable path (no gcsfs for gs://),
+# an unreadable input or an unwritable output (a missing bucket, no permission).
+INPUT_ERRORS = (paths.PathError, OSError)
+
+
+fail = print_error  # bad input: one line on stderr, no traceback, exit status 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
   args = _parser().parse_args(argv)
   try:
-    summary = build_summary(load_results(args.workdirs), split=args.split)
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    markdown = to_markdown(summary)
-    (out / "summary.md").write_text(markdown, encoding="utf-8")
-    (out / "summary.csv").write_text(to_csv(summary), encoding="utf-8")
-    (out / "summary_long.csv").write_text(to_long_csv(summary), encoding="utf-8")
-    if summary.has_baseline and len(summary.settings) > 1:
-      plot_gains_heatmap(summary, out / "gains_heatmap.png")
-    else:
+    workdirs = [paths.resolve(w) for w in args.workdirs]
+    out = paths.resolve(args.out)
+    summary = build_summary(load_results(workdirs), split=args.split)
+    markdown = write_summary(summary, out, REPORT_LAYOUT)
+    if not has_gains(summary):
       # The tables are still useful without a baseline; say why the heatmap is absent.
       print("note: gains_heatmap.png not written: it needs baseline rows (intermediate = null) "
             "and at least one intermediate setting.", file=sys.stderr)
-    for target in TARGETS:
-      if any(summary.cell(s, target).value is not None for s in summary.settings):
-        plot_per_language(summary, target, out / f"per_language_{target}.png")
     if args.submission:
-      _submissions(args.workdirs, out)
-  except (ResultsError, SubmissionError) as e:
-    print(f"stilts-jax-report: error: {e}", file=sys.stderr)
-    return 2
+      _submissions(workdirs, out)
+  except (ResultsError, SubmissionError, *INPUT_ERRORS) as e:
+    return fail("stilts-jax-report", e)
   print(markdown, end="")
   return 0
 

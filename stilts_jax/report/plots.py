@@ -3,20 +3,22 @@
 Figures are built with `matplotlib.figure.Figure` and rendered by the Agg canvas, not pyplot: no
 global backend switch (importing this in a notebook leaves its backend alone) and no figure
 registry to leak across a grid of plots. `*_figure` return the Figure (tests read its texts);
-`plot_*` write a PNG.
+`plot_*` write a PNG. PNGs are rendered into memory and written whole through `etils.epath`
+(`save_png`): matplotlib cannot write to gs://, and a reader never sees half a file.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import io
 
 import matplotlib
 import numpy as np
+from etils import epath
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
+from stilts_jax.paths import PathLike, write_atomic
 from stilts_jax.report.results import QA_TARGETS
 from stilts_jax.report.summary import TARGET_TITLES, Summary, gain_table, setting_label
 
@@ -40,7 +42,7 @@ def gains_figure(summary: Summary) -> Figure:
   if not g.settings:
     raise ValueError("Only baseline results: there is no intermediate setting to compare.")
   cols = [TARGET_TITLES.get(c, "Avg") for c in g.columns]
-  fig = _figure(heatmap_size(len(g.settings), len(cols)))
+  fig = figure(heatmap_size(len(g.settings), len(cols)))
   ax = fig.subplots()
   finite = g.values[np.isfinite(g.values)]
   # Symmetric limits so the colour of 0 is the neutral middle of the diverging map.
@@ -63,9 +65,8 @@ def gains_figure(summary: Summary) -> Figure:
   return fig
 
 
-def plot_gains_heatmap(summary: Summary, path: str | os.PathLike) -> Path:
-  fig = gains_figure(summary)
-  return _save(fig, path)
+def plot_gains_heatmap(summary: Summary, path: PathLike) -> epath.Path:
+  return save_png(gains_figure(summary), path)
 
 
 def per_language_figure(summary: Summary, target: str) -> Figure:
@@ -79,7 +80,7 @@ def per_language_figure(summary: Summary, target: str) -> Figure:
   langs = list(summary.cell(settings[0], target).expected)
   n = len(settings)
   width = 0.8 / n
-  fig = _figure(bars_size(len(langs), n))
+  fig = figure(bars_size(len(langs), n))
   ax = fig.subplots()
   x = np.arange(len(langs))
   for k, s in enumerate(settings):
@@ -98,8 +99,8 @@ def per_language_figure(summary: Summary, target: str) -> Figure:
   return fig
 
 
-def plot_per_language(summary: Summary, target: str, path: str | os.PathLike) -> Path:
-  return _save(per_language_figure(summary, target), path)
+def plot_per_language(summary: Summary, target: str, path: PathLike) -> epath.Path:
+  return save_png(per_language_figure(summary, target), path)
 
 
 def heatmap_size(n_rows: int, n_cols: int) -> tuple[float, float]:
@@ -112,14 +113,17 @@ def bars_size(n_languages: int, n_settings: int) -> tuple[float, float]:
   return min(40.0, 2.0 + n_languages * (0.2 + 0.12 * n_settings)), 4.0
 
 
-def _figure(size: tuple[float, float]) -> Figure:
+def figure(size: tuple[float, float]) -> Figure:
+  """A figure rendered by the Agg canvas (no pyplot state)."""
   fig = Figure(figsize=size, dpi=DPI)
   FigureCanvasAgg(fig)  # attaches itself as fig.canvas
   return fig
 
 
-def _save(fig: Figure, path: str | os.PathLike) -> Path:
-  path = Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=DPI, format="png")
+def save_png(fig: Figure, path: PathLike) -> epath.Path:
+  """Writes `fig` as a PNG at `path` (local or gs://; parent directories made as needed)."""
+  path = epath.Path(path)
+  buf = io.BytesIO()
+  fig.savefig(buf, dpi=DPI, format="png")
+  write_atomic(path, buf.getvalue())
   return path

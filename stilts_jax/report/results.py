@@ -3,21 +3,28 @@
 One JSON object per line. Required keys: `intermediate` (str, or null for the no-intermediate
 XLM-R baseline), `target` (an XTREME task), `language`, `split` ("validation" | "test"), `metric`,
 `value` (a float in [0, 100]). Optional: `seed` (int), `model` (str), `bucc_source`
-("bucc_original_files" | "hub_gold_pairs"), `step`.
+("bucc_original_files" | "hub_gold_pairs"), `step`, `config` (hex fingerprint of the recipe:
+hyperparameters, model, data; not the seed, so the seeds of one recipe share it).
 
 Every problem is reported with the file and line it came from; nothing is silently dropped, since a
-table computed from half-read results looks exactly like a real one.
+table computed from half-read results looks exactly like a real one. Rows still in memory (the
+pipeline's, before it writes results.jsonl) go through the same checks (`parse_rows`). Paths are
+`etils.epath` paths, so workdirs may be `gs://...`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+import string
+from collections.abc import Iterable, Iterator, Sequence
 
+from etils import epath
+
+from stilts_jax.paths import PathLike
 from stilts_jax.tasks import get_task
 
 RESULTS_FILE = "results.jsonl"
@@ -34,7 +41,7 @@ MAIN_METRIC = {"xnli": "accuracy", "pawsx": "accuracy", "tatoeba": "accuracy", "
 SPLITS = ("validation", "test")
 BUCC_SOURCES = ("bucc_original_files", "hub_gold_pairs")
 REQUIRED_KEYS = ("intermediate", "target", "language", "split", "metric", "value")
-OPTIONAL_KEYS = ("seed", "model", "bucc_source", "step")
+OPTIONAL_KEYS = ("seed", "model", "bucc_source", "step", "config")
 
 
 class ResultsError(ValueError):
@@ -55,6 +62,7 @@ class ResultRow:
   bucc_source: str | None = None
   step: int | None = None
   origin: str = ""
+  config: str | None = None  # recipe fingerprint; seeds of one recipe share it
 
   @property
   def key(self) -> tuple:
@@ -62,7 +70,7 @@ class ResultRow:
     return (self.intermediate, self.target, self.language, self.split, self.metric, self.seed)
 
 
-def _results_file(path: Path) -> Path:
+def _results_file(path: epath.Path) -> epath.Path:
   if path.is_dir():
     path = path / RESULTS_FILE
     if not path.is_file():
@@ -125,28 +133,31 @@ def _parse_row(obj, where: str) -> ResultRow:
   step = obj.get("step")
   if step is not None and not _is_int(step):
     raise bad(f"step must be an int, got {step!r}")
+  config = obj.get("config")
+  if config is not None and (not isinstance(config, str) or not config
+                             or not set(config) <= set(string.hexdigits)):
+    raise bad(f"config must be a non-empty hex fingerprint, got {config!r}")
   return ResultRow(inter, target, language, obj["split"], metric, value, seed, model, bucc_source,
-                   step, where)
+                   step, where, config)
 
 
-def read_results_file(path: str | os.PathLike) -> list[ResultRow]:
-  """Validated rows of one results.jsonl (blank lines are allowed)."""
-  path = Path(path)
-  rows = []
-  with open(path, encoding="utf-8") as f:
-    for lineno, line in enumerate(f, start=1):
-      if not line.strip():
-        continue
-      where = f"{path}:{lineno}"
-      try:
-        obj = json.loads(line)
-      except json.JSONDecodeError as e:
-        raise ResultsError(f"{where}: not valid JSON ({e.msg})") from None
-      rows.append(_parse_row(obj, where))
-  return rows
+def parse_rows(objs: Iterable[dict], origin: str) -> list[ResultRow]:
+  """Validated rows from objects in memory, with every check `read_results_file` makes and the
+  duplicate check of `load_results`.
+
+  `origin` names the rows in messages, as the file they become: row k (from 1) is "<origin>:k",
+  its line in `<workdir>/results.jsonl` once written.
+  """
+  return _validate(enumerate(objs, start=1), origin, {})
 
 
-def load_results(paths: Iterable[str | os.PathLike]) -> list[ResultRow]:
+def read_results_file(path: PathLike) -> list[ResultRow]:
+  """Validated rows of one results.jsonl (blank lines are allowed; local or gs://)."""
+  path = epath.Path(path)
+  return _validate(_json_lines(path), os.fspath(path), {})
+
+
+def load_results(paths: Iterable[PathLike]) -> list[ResultRow]:
   """Validated rows of all `paths` (workdirs holding results.jsonl, or results.jsonl files).
 
   Raises ResultsError on the first malformed row, and on duplicate rows (same intermediate,
@@ -157,14 +168,42 @@ def load_results(paths: Iterable[str | os.PathLike]) -> list[ResultRow]:
   if not paths:
     raise ResultsError("No results paths given.")
   rows: list[ResultRow] = []
-  seen: dict[tuple, str] = {}
+  seen: dict[tuple, str] = {}  # shared across files: overlapping workdirs are duplicates too
   for p in paths:
-    for row in read_results_file(_results_file(Path(p))):
-      if row.key in seen:
-        raise ResultsError(
-            f"{row.origin}: duplicate result {_describe(row)}, first seen at {seen[row.key]}.")
-      seen[row.key] = row.origin
-      rows.append(row)
+    path = _results_file(epath.Path(p))
+    rows += _validate(_json_lines(path), os.fspath(path), seen)
+  return rows
+
+
+def text_lines(path: epath.Path) -> Iterator[tuple[int, str]]:
+  """(line number from 1, line) of each non-blank line of a text file, local or on an object
+  store (read whole: gs:// has no cheap line iteration). Newlines as `open()` reads them."""
+  text = path.read_text(encoding="utf-8")
+  for lineno, line in enumerate(io.StringIO(text, newline=None), start=1):
+    if line.strip():
+      yield lineno, line
+
+
+def _json_lines(path: epath.Path) -> Iterator[tuple[int, object]]:
+  for lineno, line in text_lines(path):
+    try:
+      yield lineno, json.loads(line)
+    except json.JSONDecodeError as e:
+      raise ResultsError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+
+
+def _validate(numbered: Iterable[tuple[int, object]], origin: str,
+              seen: dict[tuple, str]) -> list[ResultRow]:
+  """The one place rows are checked: each object, then duplicates against `seen` (key -> where
+  first seen), which it updates."""
+  rows = []
+  for lineno, obj in numbered:
+    row = _parse_row(obj, f"{origin}:{lineno}")
+    if row.key in seen:
+      raise ResultsError(
+          f"{row.origin}: duplicate result {_describe(row)}, first seen at {seen[row.key]}.")
+    seen[row.key] = row.origin
+    rows.append(row)
   return rows
 
 
@@ -180,13 +219,16 @@ class SeedStats:
   std: float | None  # sample std (ddof=1); None for a single seed
   n: int
   by_seed: dict  # seed (None = unseeded) -> value
+  config_by_seed: dict = dataclasses.field(default_factory=dict)  # seed -> fingerprint or None
 
 
 def aggregate_seeds(rows: Sequence[ResultRow]) -> dict[tuple, SeedStats]:
   """Maps (intermediate, target, language, split, metric) to the mean/std/n over its seeds."""
   groups: dict[tuple, dict] = {}
+  configs: dict[tuple, dict] = {}
   for r in rows:
     groups.setdefault(r.key[:5], {})[r.seed] = r.value
+    configs.setdefault(r.key[:5], {})[r.seed] = r.config
   out = {}
   for key, by_seed in groups.items():
     values = list(by_seed.values())
@@ -194,5 +236,5 @@ def aggregate_seeds(rows: Sequence[ResultRow]) -> dict[tuple, SeedStats]:
     std = None
     if len(values) > 1:
       std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
-    out[key] = SeedStats(mean, std, len(values), dict(by_seed))
+    out[key] = SeedStats(mean, std, len(values), dict(by_seed), configs[key])
   return out

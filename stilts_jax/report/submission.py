@@ -19,16 +19,19 @@ test-<lang>.{tsv,json}`, the layout XTREME's `evaluate.py` reads (jiant_xtreme.m
 
 The reference is silent on Tatoeba's exact line format; the index form above is what the gold
 files of `evaluate.py` hold (accuracy = line equality).
+
+Both directories may be local or on an object store (`etils.epath`); files are written whole.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-from pathlib import Path
 
-from stilts_jax.report.results import QA_TARGETS, TARGETS
+from etils import epath
+
+from stilts_jax.paths import PathLike, write_atomic
+from stilts_jax.report.results import QA_TARGETS, TARGETS, text_lines
 from stilts_jax.tasks import get_task
 
 _PRED_FILE = re.compile(r"^test-(?P<lang>[A-Za-z_-]+)\.jsonl$")
@@ -84,31 +87,28 @@ def _bucc_pairs(pred, where: str) -> list[tuple[str, str]]:
   return pairs
 
 
-def _read_predictions(path: Path) -> list[tuple[str, object, str]]:
+def _read_predictions(path: epath.Path) -> list[tuple[str, object, str]]:
   """(guid, prediction, "file:line") per non-blank line; guids must be unique."""
   rows, seen = [], {}
-  with open(path, encoding="utf-8") as f:
-    for lineno, line in enumerate(f, start=1):
-      if not line.strip():
-        continue
-      where = f"{path}:{lineno}"
-      try:
-        obj = json.loads(line)
-      except json.JSONDecodeError as e:
-        raise SubmissionError(f"{where}: not valid JSON ({e.msg})") from None
-      if not isinstance(obj, dict) or "guid" not in obj or "prediction" not in obj:
-        raise SubmissionError(f'{where}: expected {{"guid": ..., "prediction": ...}}')
-      guid = obj["guid"]
-      if not isinstance(guid, str) or not guid:
-        raise SubmissionError(f"{where}: guid must be a non-empty string, got {guid!r}")
-      if guid in seen:
-        raise SubmissionError(f"{where}: duplicate guid {guid!r} (first at line {seen[guid]})")
-      seen[guid] = lineno
-      rows.append((guid, obj["prediction"], where))
+  for lineno, line in text_lines(path):
+    where = f"{path}:{lineno}"
+    try:
+      obj = json.loads(line)
+    except json.JSONDecodeError as e:
+      raise SubmissionError(f"{where}: not valid JSON ({e.msg})") from None
+    if not isinstance(obj, dict) or "guid" not in obj or "prediction" not in obj:
+      raise SubmissionError(f'{where}: expected {{"guid": ..., "prediction": ...}}')
+    guid = obj["guid"]
+    if not isinstance(guid, str) or not guid:
+      raise SubmissionError(f"{where}: guid must be a non-empty string, got {guid!r}")
+    if guid in seen:
+      raise SubmissionError(f"{where}: duplicate guid {guid!r} (first at line {seen[guid]})")
+    seen[guid] = lineno
+    rows.append((guid, obj["prediction"], where))
   return rows
 
 
-def _render(target: str, rows: list, path: Path) -> str:
+def _render(target: str, rows: list, path: epath.Path) -> str:
   """The submission file's text for one (target, language)."""
   task_type = get_task(target).task_type.value
   if target in QA_TARGETS:
@@ -136,14 +136,14 @@ def _render(target: str, rows: list, path: Path) -> str:
   return "".join(line + "\n" for line in lines)
 
 
-def write_submission(predictions_dir: str | os.PathLike,
-                     out_dir: str | os.PathLike) -> dict[str, list[str]]:
+def write_submission(predictions_dir: PathLike, out_dir: PathLike) -> dict[str, list[str]]:
   """Writes `<out_dir>/<target>/test-<lang>.{tsv,json}` for every test prediction file.
 
   Returns {target: [languages written]}. Unknown task directories or languages raise (a typo
   would otherwise produce a silently incomplete submission); `missing_languages` lists gaps.
+  Both directories may be local or gs://.
   """
-  pred_dir = Path(predictions_dir)
+  pred_dir = epath.Path(predictions_dir)
   if not pred_dir.is_dir():
     raise SubmissionError(f"{pred_dir} is not a directory of predictions.")
   written: dict[str, list[str]] = {}
@@ -164,9 +164,8 @@ def write_submission(predictions_dir: str | os.PathLike,
       rows = _read_predictions(path)
       if not rows:
         raise SubmissionError(f"{path}: no predictions.")
-      out = Path(out_dir) / target / f"test-{lang}.{ext}"
-      out.parent.mkdir(parents=True, exist_ok=True)
-      out.write_text(_render(target, rows, path), encoding="utf-8")
+      write_atomic(epath.Path(out_dir) / target / f"test-{lang}.{ext}",
+                   _render(target, rows, path))
       written.setdefault(target, []).append(lang)
   if not written:
     raise SubmissionError(f"{pred_dir}: no <target>/test-<lang>.jsonl files found.")

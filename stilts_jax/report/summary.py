@@ -11,6 +11,10 @@ test-only languages). Rows are taken with the split the pipeline wrote; nothing 
 A task with some languages missing is still averaged over the languages present but marked `*`,
 with a footnote naming the missing languages: an average over fewer languages is not an XTREME
 score and must not pass for one.
+
+Likewise a cell whose rows come from different recipes (distinct `config` fingerprints, or
+fingerprinted rows mixed with rows without one) is still averaged but marked `†`, with a footnote
+naming the fingerprints: seeds of different recipes are not repeats of one experiment.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class Cell:
   n_seeds: int = 0  # distinct seeds seen (an unseeded row counts as one)
   em: float | None = None  # QA: language average of exact_match (same languages as `value`)
   f1: float | None = None  # QA: language average of f1
+  # Distinct recipe fingerprints of the rows behind `value` (None: rows without one), None last.
+  configs: tuple[str | None, ...] = ()
 
   @property
   def missing(self) -> tuple[str, ...]:
@@ -57,6 +63,10 @@ class Cell:
   def complete(self) -> bool:
     return self.value is not None and not self.missing
 
+  @property
+  def mixed_configs(self) -> bool:
+    return len(self.configs) > 1
+
 
 @dataclasses.dataclass
 class Summary:
@@ -64,7 +74,7 @@ class Summary:
   settings: list[str | None]  # baseline (None) first when present, then sorted
   cells: dict[tuple[str | None, str], Cell]
   avg: dict[str | None, float | None]
-  notes: list[str]  # table-wide footnotes (e.g. BUCC data source)
+  notes: list[str]  # footnotes (BUCC data source, model, `†` cells mixing recipes)
 
   @property
   def has_baseline(self) -> bool:
@@ -89,6 +99,7 @@ def _cell(target: str, split: str, stats: dict, setting: str | None) -> Cell:
   expected = get_task(target).languages_for(split)
   by_lang: dict[str, dict] = {}  # language -> seed -> main-metric value
   em_f1: dict[str, tuple[float, float]] = {}
+  configs: set[str | None] = set()  # of exactly the (language, seed) values used
   for lang in expected:
     if target in QA_TARGETS:
       em = stats.get((setting, target, lang, split, "exact_match"))
@@ -100,10 +111,12 @@ def _cell(target: str, split: str, stats: dict, setting: str | None) -> Cell:
       if seeds:
         by_lang[lang] = {s: (em.by_seed[s] + f1.by_seed[s]) / 2 for s in seeds}
         em_f1[lang] = (_mean(em.by_seed[s] for s in seeds), _mean(f1.by_seed[s] for s in seeds))
+        configs.update(st.config_by_seed.get(s) for st in (em, f1) for s in seeds)
     else:
       st = stats.get((setting, target, lang, split, MAIN_METRIC[target]))
       if st is not None:
         by_lang[lang] = st.by_seed
+        configs.update(st.config_by_seed.get(s) for s in st.by_seed)
   if not by_lang:
     return Cell(target, None, {}, expected)
   per_language = {l: _mean(v.values()) for l, v in by_lang.items()}
@@ -119,7 +132,7 @@ def _cell(target: str, split: str, stats: dict, setting: str | None) -> Cell:
   if em_f1:
     em, f1 = _mean(e for e, _ in em_f1.values()), _mean(f for _, f in em_f1.values())
   return Cell(target, _mean(per_language.values()), per_language, expected, std, len(all_seeds),
-              em, f1)
+              em, f1, tuple(sorted(configs, key=lambda c: (c is None, c or ""))))
 
 
 def build_summary(rows: Sequence[ResultRow], split: str = "validation") -> Summary:
@@ -152,7 +165,15 @@ def build_summary(rows: Sequence[ResultRow], split: str = "validation") -> Summa
   for s in settings:
     values = [cells[(s, t)].value for t in TARGETS]
     avg[s] = None if any(v is None for v in values) else _mean(values)
+  notes += [f"`†` {setting_label(s)} / {t}: averages rows of {len(c.configs)} different recipes "
+            f"(configs: {_configs_text(c.configs)}"
+            + ("; none = rows without a config fingerprint" if None in c.configs else "") + ")."
+            for (s, t), c in cells.items() if c.value is not None and c.mixed_configs]
   return Summary(split, settings, cells, avg, notes)
+
+
+def _configs_text(configs: Sequence[str | None]) -> str:
+  return " ".join("none" if c is None else c for c in configs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,13 +212,20 @@ def gain_table(summary: Summary) -> GainTable:
   return GainTable(others, columns, values, partial)
 
 
-def _fmt(value: float | None, std: float | None = None, mark: bool = False) -> str:
+def _fmt(value: float | None, std: float | None = None, mark: str = "") -> str:
   if value is None:
     return ""
   s = f"{value:.1f}"
   if std is not None:
     s += f" ± {std:.1f}"
-  return s + ("*" if mark else "")
+  return s + mark
+
+
+def _marks(c: Cell) -> str:
+  """`*`: fewer languages than the task's list; `†`: rows of more than one recipe."""
+  if c.value is None:
+    return ""
+  return ("" if c.complete else "*") + ("†" if c.mixed_configs else "")
 
 
 def _md_row(cells: Sequence[str]) -> str:
@@ -215,12 +243,12 @@ def to_markdown(summary: Summary) -> str:
     row = [setting_label(s)]
     for t in TARGETS:
       c = summary.cell(s, t)
-      row.append(_fmt(c.value, c.std, mark=c.value is not None and not c.complete))
+      row.append(_fmt(c.value, c.std, _marks(c)))
       if c.value is not None and c.missing:
         foot.append(f"`*` {setting_label(s)} / {t}: averaged over {len(c.per_language)} of "
                     f"{len(c.expected)} languages; missing: {' '.join(c.missing)}.")
     missing = summary.avg_missing(s)
-    row.append(_fmt(summary.avg[s], mark=summary.avg[s] is not None and summary.avg_partial(s)))
+    row.append(_fmt(summary.avg[s], mark="*" if summary.avg_partial(s) else ""))
     if missing:
       foot.append(f"Avg blank for {setting_label(s)}: no results for {', '.join(missing)}.")
     lines.append(_md_row(row))
@@ -231,7 +259,7 @@ def to_markdown(summary: Summary) -> str:
   for s in summary.settings:
     cs = [summary.cell(s, t) for t in QA_TARGETS]
     lines.append(_md_row([setting_label(s)] + [
-        "" if c.f1 is None else f"{c.f1:.1f} / {c.em:.1f}" + ("" if c.complete else "*")
+        "" if c.f1 is None else f"{c.f1:.1f} / {c.em:.1f}" + _marks(c)
         for c in cs]))
 
   if summary.has_baseline and len(summary.settings) > 1:
@@ -271,15 +299,16 @@ def to_csv(summary: Summary) -> str:
 
 
 def to_long_csv(summary: Summary) -> str:
-  """Tidy CSV: one row per (setting, target) with std, seeds and language coverage."""
+  """Tidy CSV: one row per (setting, target) with std, seeds, language coverage and `configs`
+  (the cell's distinct recipe fingerprints, sorted, space-separated; "none" = rows without one)."""
   buf = io.StringIO()
   w = csv.writer(buf, lineterminator="\n")
   w.writerow(["intermediate", "target", "split", "metric", "value", "std", "n_seeds",
-              "n_languages", "n_expected", "missing_languages", "exact_match", "f1"])
+              "n_languages", "n_expected", "missing_languages", "exact_match", "f1", "configs"])
   for s in summary.settings:
     for t in TARGETS:
       c = summary.cell(s, t)
       w.writerow([setting_label(s), t, summary.split, MAIN_METRIC[t], _num(c.value), _num(c.std),
                   c.n_seeds, len(c.per_language), len(c.expected), " ".join(c.missing),
-                  _num(c.em), _num(c.f1)])
+                  _num(c.em), _num(c.f1), _configs_text(c.configs)])
   return buf.getvalue()
