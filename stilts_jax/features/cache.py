@@ -5,21 +5,25 @@ and dtypes, for humans and for debugging stale caches). The key is a sha256 over
 caller's key parts plus `CODE_VERSION`; callers should include everything that changes the output:
 `tokenizer_fingerprint(tokenizer)`, task name, split, source revision/fingerprint, max length and
 the other featurization params. Both files are written to a temp name then renamed (atomic on
-POSIX), and the `.npz` goes last, so a present `.npz` is always complete.
+POSIX; an object-store upload is atomic by itself), and the `.npz` goes last, so a present
+`.npz` is always complete. The cache directory may be local or gs://.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from etils import epath
+
+from stilts_jax import paths
 
 log = logging.getLogger(__name__)
 
@@ -49,28 +53,14 @@ def cache_key(key_parts: dict[str, Any]) -> str:
   return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
 
-def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
-  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".part")
-  try:
-    with os.fdopen(fd, "wb") as f:
-      write(f)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
-
-
 def load_cached(cache_dir: str | os.PathLike, key_parts: dict[str, Any]
                 ) -> dict[str, np.ndarray] | None:
   """The cached features for `key_parts`, or None when absent or unreadable."""
-  path = os.path.join(os.fspath(cache_dir), cache_key(key_parts) + ".npz")
-  if not os.path.exists(path):
+  path = epath.Path(cache_dir) / (cache_key(key_parts) + ".npz")
+  if not path.exists():
     return None
   try:
-    with np.load(path, allow_pickle=False) as data:
+    with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as data:
       return {k: data[k] for k in data.files}
   except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
     # A corrupt entry (disk trouble, a foreign file) must not break the run: recompute it.
@@ -84,19 +74,18 @@ def cached_featurize(cache_dir: str | os.PathLike, key_parts: dict[str, Any],
   cached = load_cached(cache_dir, key_parts)
   if cached is not None:
     return cached
-  features = fn()
-  cache_dir = os.fspath(cache_dir)
-  os.makedirs(cache_dir, exist_ok=True)
+  features = {k: np.asarray(v) for k, v in fn().items()}
+  cache_dir = epath.Path(cache_dir)
+  cache_dir.mkdir(parents=True, exist_ok=True)
   key = cache_key(key_parts)
   meta = {
       "code_version": CODE_VERSION,
       "key_parts": key_parts,
-      "arrays": {k: {"shape": list(np.shape(v)), "dtype": str(np.asarray(v).dtype)}
-                 for k, v in features.items()},
+      "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in features.items()},
   }
-  _atomic_write(os.path.join(cache_dir, key + ".json"),
-                lambda f: f.write(json.dumps(meta, indent=2, sort_keys=True, default=str,
-                                             ensure_ascii=False).encode("utf-8")))
-  _atomic_write(os.path.join(cache_dir, key + ".npz"),
-                lambda f: np.savez(f, **{k: np.asarray(v) for k, v in features.items()}))
-  return {k: np.asarray(v) for k, v in features.items()}
+  paths.write_atomic(cache_dir / (key + ".json"),
+                     json.dumps(meta, indent=2, sort_keys=True, default=str, ensure_ascii=False))
+  buffer = io.BytesIO()
+  np.savez(buffer, **features)
+  paths.write_atomic(cache_dir / (key + ".npz"), buffer.getvalue())
+  return features

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 import ml_dtypes
 import numpy as np
 
+from stilts_jax.errors import UserError
+
 # In order of preference: safetensors first (safe and lazily readable).
 WEIGHT_FILES = ("model.safetensors.index.json", "model.safetensors", "flax_model.msgpack",
                 "pytorch_model.bin")
@@ -31,7 +33,7 @@ _ST_DTYPES = {
 _ST_NAMES = {np.dtype(v): k for k, v in _ST_DTYPES.items()}
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
   """A checkpoint that cannot be found or does not fit the model; the message says how to fix it."""
 
 

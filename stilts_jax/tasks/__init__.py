@@ -21,12 +21,13 @@ from stilts_jax.tasks.loading import (LoadedSplit, LocalDataMissingError, Retrie
                                       load_examples, load_examples_multi, split_guid)
 from stilts_jax.tasks.raw_formats import CCGDataMissingError
 from stilts_jax.tasks.registry import (RegistryError, SourceSpec, TaskSpec, TaskType, get_source,
-                                       get_task, list_sources, list_tasks, register_source,
+                                       get_task, list_override_keys, list_sources, list_tasks,
+                                       register_source,
                                        register_task, resolve_language)
 
 __all__ = [
     "CCGDataMissingError", "DataError", "LoadedSplit", "LocalDataMissingError", "RegistryError",
     "RetrievalData", "SourceSpec", "TaskSpec", "TaskType", "get_source", "get_task",
-    "list_sources", "list_tasks", "load_examples", "load_examples_multi", "register_source",
-    "register_task", "resolve_language", "split_guid",
+    "list_override_keys", "list_sources", "list_tasks", "load_examples", "load_examples_multi",
+    "register_source", "register_task", "resolve_language", "split_guid",
 ]

@@ -26,6 +26,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from stilts_jax.errors import UserError
 from stilts_jax.examples import (Answer, ChoiceExample, Example, PairExample, SentenceExample,
                                  SpanExample, TagExample)
 
@@ -53,7 +54,7 @@ COPA_QUESTIONS = {"cause": "What was the cause of this?", "effect": "What happen
 _NO_GOLD = (-1, "")
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
   """Malformed input data; the message says where (task/split/source/row) and what was expected."""
 
 

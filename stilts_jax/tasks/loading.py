@@ -37,6 +37,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from stilts_jax.errors import UserError
 from stilts_jax.examples import Example, SentenceExample
 from stilts_jax.tasks import raw_formats
 from stilts_jax.tasks.convert import CONVERTERS, SCHEMAS, DataError, RowContext, SkipRow
@@ -50,7 +51,7 @@ FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv
 Overrides = Mapping[str, "str | os.PathLike[str]"]
 
 
-class LocalDataMissingError(FileNotFoundError):
+class LocalDataMissingError(UserError, FileNotFoundError):
   """A source with no Hub copy was asked for without a data_overrides entry; says what to give."""
 
 
@@ -99,7 +100,7 @@ def load_examples(task_name: str, split: str, language: str | None = None,
   """Loads (task, split, language) as canonical examples; see the module docstring."""
   task = get_task(task_name)
   language = resolve_language(task, split, language)
-  overrides = {str(k): os.fspath(v) for k, v in (data_overrides or {}).items()}
+  overrides = {str(k): os.fspath(v) for k, v in (data_overrides or {}).items() if v}  # "": Hub
   if task.name == "ccg":
     return _load_ccg(task, split, overrides, limit)
   if task.task_type == TaskType.RETRIEVAL:
@@ -232,10 +233,11 @@ def _override_path(source: SourceSpec, split: str, language: str,
     if key in overrides:
       path = overrides[key]
       if key == source.name and not os.path.isdir(path):
-        raise FileNotFoundError(f"data_overrides[{key!r}] = {path!r} must be an existing "
-                                f"directory (use '{source.name}/<split>' for a single file).")
+        raise LocalDataMissingError(
+            f"data_overrides[{key!r}] = {path!r} must be an existing directory (use "
+            f"'{source.name}/<split>' for a single file).")
       if not os.path.exists(path):
-        raise FileNotFoundError(f"data_overrides[{key!r}] = {path!r} does not exist.")
+        raise LocalDataMissingError(f"data_overrides[{key!r}] = {path!r} does not exist.")
       return path, key == source.name
   return None, False
 

@@ -27,6 +27,7 @@ import json
 import os
 from collections import Counter
 
+from stilts_jax.errors import UserError
 from stilts_jax.examples import SentenceExample, TagExample
 from stilts_jax.tasks.convert import DataError
 
@@ -41,7 +42,7 @@ CCG_HELP = (
     "data_overrides={'ccg': '/path/to/dir'}.")
 
 
-class CCGDataMissingError(FileNotFoundError):
+class CCGDataMissingError(UserError, FileNotFoundError):
   """The user-provided CCGbank files are not there; the message says how to get them."""
 
 

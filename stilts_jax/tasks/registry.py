@@ -23,6 +23,8 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 
+from stilts_jax.errors import UserError
+
 ENGLISH = ("en",)
 
 
@@ -34,11 +36,8 @@ class TaskType(str, enum.Enum):
   RETRIEVAL = "retrieval"  # no training; encoder embeddings -> SentenceExample
 
 
-class RegistryError(KeyError):
+class RegistryError(UserError, KeyError):
   """Unknown task, source, split or language. The message lists the valid names."""
-
-  def __str__(self) -> str:  # KeyError would repr() the message and escape newlines
-    return str(self.args[0]) if self.args else ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,6 +175,11 @@ def list_tasks(intermediate: bool | None = None) -> tuple[str, ...]:
 
 def list_sources() -> tuple[str, ...]:
   return tuple(sorted(_SOURCES))
+
+
+def list_override_keys() -> tuple[str, ...]:
+  """Source names that `data_overrides` can point at local files: Hub sources and raw ones."""
+  return tuple(sorted(set(_SOURCES) | _RAW_SOURCES))
 
 
 def resolve_split(task: TaskSpec, split: str) -> str:
