@@ -238,6 +238,7 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
         break
     elif ckpt.should_save(done):
       ckpt.save(done, state, metadata=history)  # periodic: no dev score, so never "best"
+      tracker.persist()
     if ckpt.reached_preemption(done):
       flush(done)
       ckpt.save(done, state, metadata=history, force=True)
