@@ -13,6 +13,8 @@ device cannot hold it (jiant used 4 × 8 on one GPU; a TPU slice runs 32 × 1).
 import ml_collections
 from ml_collections import config_dict
 
+from stilts_jax.tasks import list_override_keys
+
 TARGETS = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba")
 INTERMEDIATES = ("anli_plus", "mnli", "qqp", "squad_v1", "squad_v2", "hellaswag", "cosmosqa",
                  "commonsenseqa", "ccg")
@@ -60,14 +62,19 @@ def get_config() -> ml_collections.ConfigDict:
       # Training-time attention-probability dropout; None = the checkpoint's (0.1, the paper's
       # recipe). The fused kernels have no dropout, so only 0.0 lets training use them.
       attention_dropout=config_dict.placeholder(float),
-      remat=False))                      # long T on small HBM: True/"block" or "dots" (cheaper)
+      # Recompute activations in backward, for long T on small HBM: "none", "block" (least memory)
+      # or "dots" (keeps the matmul outputs: cheaper). A string, so --config.model.remat=dots works.
+      remat="none"))
   c.mesh = ml_collections.ConfigDict(dict(data=1, fsdp=-1, tensor=1))
   c.intermediates = ("none",)            # "none" = XLM-R baseline; "mnli+squad_v1" = multi-task
   c.targets = ("xnli",)
   c.intermediate_workdir = ""            # share phase 1 across runs (tpu_scripts/sweep.sh sets it)
   c.export_intermediate_hf = False       # also write the best intermediate encoder as an HF dir
   c.data = ml_collections.ConfigDict(dict(
-      overrides=ml_collections.ConfigDict(),  # {source or source/split[/lang]: local path}
+      # {source: local path} ("" = from the Hub); every source has a key so that
+      # --config.data.overrides.xnli=/data/xnli works on the locked config. A config file may
+      # also add source/split[/lang] keys (loading.py).
+      overrides=ml_collections.ConfigDict({s: "" for s in list_override_keys()}),
       cache_dir="",                      # feature cache; "" = no cache
       buckets=(64, 128, 256, 384, 512),
       train_limit=config_dict.placeholder(int),
@@ -94,5 +101,14 @@ def get_config() -> ml_collections.ConfigDict:
       # --config.eval.languages.xnli=de,fr works on the locked config.
       languages=ml_collections.ConfigDict({t: "" for t in TARGETS})))
   c.retrieval = ml_collections.ConfigDict(dict(layer=14, pooling="mean"))
+  # After a phase completes: "best_params" keeps only its best parameters (what the next phase
+  # and mode="eval" read; no optimizer state, no other steps), "all" keeps every checkpoint.
+  c.checkpoint = ml_collections.ConfigDict(dict(keep_after_completion="best_params"))
+  # A rerun whose recipe differs from the one a phase was trained with stops with the diff;
+  # True continues anyway and records the change in the phase's run.json.
+  c.allow_changed_config = False
+  # Persistent XLA compilation cache ("" = ~/.cache/stilts_jax/xla, or $XDG_CACHE_HOME;
+  # "none" = off): later runs of the same shapes skip compilation.
+  c.compilation_cache_dir = ""
   c.demo = False
   return c

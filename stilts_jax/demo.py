@@ -10,20 +10,34 @@ learning and transferring through shared sub-vocabulary, not XTREME-level number
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 
 import jax
 from etils import epath
 from flax import nnx
 
+from stilts_jax import paths
 from stilts_jax.demo_data import demo_texts, write_demo_data
 from stilts_jax.models import XLMRConfig, XLMREncoder, export_encoder
 from stilts_jax.offline import build_tokenizer
 
 
+def assets_dir(workdir: str | epath.Path) -> epath.Path:
+  """WORKDIR/demo_assets for a local workdir. For a gs:// workdir a local directory keyed by it:
+  transformers reads tokenizers and the data loaders read files only from local disk (a real run
+  gets them from the Hub cache, also local)."""
+  workdir = paths.resolve(workdir)
+  if not paths.is_url(workdir):
+    return workdir / "demo_assets"
+  key = hashlib.sha256(os.fspath(workdir).encode()).hexdigest()[:16]
+  return epath.Path(paths.user_cache_dir()) / "demo_assets" / key
+
+
 def prepare(config, workdir: str | epath.Path) -> None:
-  """Builds (or reuses) the demo assets under WORKDIR/demo_assets and points `config` at them."""
-  assets = epath.Path(workdir) / "demo_assets"
+  """Builds (or reuses) the demo assets (`assets_dir`) and points `config` at them."""
+  assets = assets_dir(workdir)
   model_dir, overrides_file = assets / "model", assets / "overrides.json"
   if jax.process_index() == 0 and not overrides_file.exists():
     overrides = write_demo_data(str(assets / "data"), seed=config.seed)

@@ -28,12 +28,16 @@ import numpy as np
 from etils import epath
 from flax import nnx
 
-from stilts_jax import evaluate, steps
+from stilts_jax import evaluate, paths, provenance, run_config, steps
 from stilts_jax import sharding as shd
-from stilts_jax.checkpoint import has_checkpoint, restore_encoder, restore_params
+from stilts_jax.checkpoint import (BEST_PARAMS_DIR, MissingCheckpoint, has_checkpoint,
+                                   keep_best_params_only, phase_checkpoints, restore_encoder,
+                                   restore_params)
 from stilts_jax.features import featurize_split
-from stilts_jax.models import XLMREncoder, attach_heads, export_encoder, load_encoder
+from stilts_jax.models import (CheckpointError, XLMREncoder, attach_heads, export_encoder,
+                               load_encoder)
 from stilts_jax.tasks import TaskType, get_task, list_tasks, load_examples, load_examples_multi
+from stilts_jax.run_config import MLM, parse_setting
 from stilts_jax.train import PhaseTask, train_phase
 
 log = logging.getLogger(__name__)
@@ -71,40 +75,6 @@ class Context:
     return jax.process_index() == 0
 
 
-MLM = "mlm"  # the pseudo-task "masked LM on multilingual text" (config.mlm says which text)
-
-
-@dataclasses.dataclass(frozen=True)
-class SettingPart:
-  """One task of an intermediate setting: `mnli`, `mnli@10` (10 % of its training data), `mlm`."""
-  task: str
-  fraction: float = 1.0
-
-
-def parse_setting(setting: str) -> list[SettingPart]:
-  """"none" → []; "mnli@10+squad_v1+mlm" → [mnli at 10 %, squad_v1, mlm]."""
-  if setting == "none":
-    return []
-  parts = []
-  for item in setting.split("+"):
-    name, _, pct = item.partition("@")
-    fraction = 1.0
-    if pct:
-      try:
-        fraction = float(pct) / 100
-      except ValueError:
-        fraction = -1.0
-      if not 0 < fraction <= 1:
-        raise ValueError(f"intermediate setting {setting!r}: {item!r} should be TASK@PERCENT with "
-                         "0 < PERCENT <= 100 (e.g. mnli@10).")
-    parts.append(SettingPart(name, fraction))
-  return parts
-
-
-def setting_tasks(setting: str) -> list[str]:
-  return [p.task for p in parse_setting(setting)]
-
-
 def _subsample(loaded, fraction: float, seed: int):
   """A fixed random `fraction` of the examples, in their original order; the same subset for
   every training seed (it depends on data.subsample_seed only), so seeds measure training noise."""
@@ -117,14 +87,13 @@ def _subsample(loaded, fraction: float, seed: int):
 
 def _mark_completed(path: epath.Path, **info) -> None:
   if jax.process_index() == 0:
-    path.mkdir(parents=True, exist_ok=True)
-    (path / COMPLETED).write_text(json.dumps(dict(info, time=time.time()), indent=1))
+    paths.write_atomic(path / COMPLETED, json.dumps(dict(info, time=time.time()), indent=1))
 
 
 def _pretrained_encoder(ctx: Context) -> XLMREncoder:
   m = ctx.config.model
   return load_encoder(m.name, dtype=jnp.dtype(m.dtype), param_dtype=jnp.dtype(m.param_dtype),
-                      attention=m.attention, remat=m.get("remat", False),
+                      attention=m.attention, remat=m.remat,
                       attention_dropout=m.get("attention_dropout"), mesh=ctx.mesh,
                       tokenizer=ctx.tokenizer)
 
@@ -162,8 +131,30 @@ def _phase_task(ctx: Context, spec, hp, fraction: float = 1.0) -> PhaseTask:
                    dev_spec=dev_spec, dev_parts=dev)
 
 
+def _finish_training(ctx: Context, directory: epath.Path, params, step: int,
+                     score: float | None) -> None:
+  """A phase's training is over: keep what later phases and mode="eval" need
+  (checkpoint.keep_after_completion). A best_params/ checkpoint also marks "trained" for a
+  relaunch that was killed before the phase was marked completed."""
+  if ctx.config.checkpoint.keep_after_completion == "best_params":
+    keep_best_params_only(directory, params, step=step, score=score)
+
+
+def _trained(directory: epath.Path) -> bool:
+  """Training of this phase finished in an earlier attempt (its best params were kept)."""
+  return has_checkpoint(directory / BEST_PARAMS_DIR)
+
+
+def _check_recipe(ctx: Context, directory: epath.Path, name: str, setting: str,
+                  target: str | None = None) -> str:
+  recipe = run_config.phase_recipe(ctx.config, setting, target)
+  return provenance.check_phase(directory, name, recipe, mode=ctx.config.mode,
+                                allow_changed=ctx.config.allow_changed_config)
+
+
 def run_intermediate(ctx: Context, setting: str, directory: epath.Path) -> None:
   """Phase 1: one shared encoder with a head per intermediate task, sampled per step."""
+  _check_recipe(ctx, directory, f"intermediate/{setting}", setting)
   if (directory / COMPLETED).exists():
     log.info("intermediate %s already completed in %s", setting, directory)
     return
@@ -175,29 +166,37 @@ def run_intermediate(ctx: Context, setting: str, directory: epath.Path) -> None:
   if any(p.task == MLM for p in parts):
     heads[MLM] = ("mlm", 0)  # decoder tied to the (pretrained) word embeddings
   model = attach_heads(encoder, heads, mesh=ctx.mesh, seed=ctx.config.seed)
-  if MLM in heads:
-    pretrained = pretrained_mlm_head(ctx.config.model, ctx.mesh)
-    if pretrained is not None:
-      nnx.update(model.heads[MLM], nnx.state(pretrained, nnx.Param))
-  tasks = [_phase_task(ctx, s, hp, fraction) for s, fraction in supervised]
-  if MLM in heads:
-    tasks.append(_mlm_task(ctx))
-  outcome = train_phase(f"intermediate/{setting}", model, tasks, hp, ctx.mesh, directory,
-                        seed=ctx.config.seed, buckets=ctx.buckets)
-  if outcome.status == "preempted":
-    raise Preempted(f"preempted during intermediate {setting} at step {outcome.steps}")
+  if _trained(directory):  # killed after training, before the phase was marked completed
+    abstract = evaluate_abstract(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
+    nnx.update(model, restore_params(directory / BEST_PARAMS_DIR, abstract, step="best"))
+    info = {"status": "completed"}
+  else:
+    if MLM in heads:
+      pretrained = pretrained_mlm_head(ctx.config.model, ctx.mesh)
+      if pretrained is not None:
+        nnx.update(model.heads[MLM], nnx.state(pretrained, nnx.Param))
+    tasks = [_phase_task(ctx, s, hp, fraction) for s, fraction in supervised]
+    if MLM in heads:
+      tasks.append(_mlm_task(ctx))
+    outcome = train_phase(f"intermediate/{setting}", model, tasks, hp, ctx.mesh, directory,
+                          seed=ctx.config.seed, buckets=ctx.buckets)
+    if outcome.status == "preempted":
+      raise Preempted(f"preempted during intermediate {setting} at step {outcome.steps}")
+    nnx.update(model, outcome.params)
+    _finish_training(ctx, directory, outcome.params, outcome.best_step or outcome.steps,
+                     outcome.best_score)
+    info = dict(status=outcome.status, steps=outcome.steps, best_step=outcome.best_step,
+                best_score=outcome.best_score)
   if ctx.config.get("export_intermediate_hf"):
     # The intermediate-trained encoder for the PyTorch world: XLMRobertaModel.from_pretrained(dir).
-    nnx.update(model, outcome.params)
     export_encoder(model.encoder, str(directory / "hf_encoder"))
-  _mark_completed(directory, status=outcome.status, steps=outcome.steps,
-                  best_step=outcome.best_step, best_score=outcome.best_score)
+  _mark_completed(directory, **info)
 
 
 def pretrained_mlm_head(model_cfg, mesh):
   """The checkpoint's own `lm_head` (XLM-R checkpoints are XLMRobertaForMaskedLM), so MLM mixing
   starts from the pretrained head as jiant's `from_transformers_with_mlm`; None if it has none."""
-  from stilts_jax.models import CheckpointError, load_task_model
+  from stilts_jax.models import load_task_model
   try:
     model = load_task_model(model_cfg.name, head_name=MLM, head_type="mlm", mesh=mesh,
                             dtype=jnp.dtype(model_cfg.dtype),
@@ -212,12 +211,7 @@ def pretrained_mlm_head(model_cfg, mesh):
 def _mlm_task(ctx: Context) -> PhaseTask:
   """Masked LM on multilingual text, mixed into intermediate training at `config.mlm.rate`."""
   from stilts_jax import mlm
-  m = ctx.config.mlm
-  if not m.source or not m.languages:
-    raise ValueError("the intermediate setting includes 'mlm' but config.mlm.source/languages are "
-                     "empty: set e.g. --config.mlm.source=wikimedia/wikipedia "
-                     "--config.mlm.hub_config=20231101.{lang} --config.mlm.languages=de,hi,zh "
-                     "(or a local directory of <lang>.txt files).")
+  m = ctx.config.mlm  # run_config.validate checked source and languages
   corpus = mlm.load_mlm_corpus(m.source, languages=m.languages.split(","),
                                limit_per_language=m.get("limit_per_language"),
                                text_column=m.text_column, config=m.hub_config or None,
@@ -233,9 +227,9 @@ def _handed_over_encoder(ctx: Context, intermediate_dir: epath.Path | None) -> X
   encoder = _pretrained_encoder(ctx)
   if intermediate_dir is None:
     return encoder
-  ckpt_dir = intermediate_dir / "checkpoints"
+  ckpt_dir = phase_checkpoints(intermediate_dir)
   if not has_checkpoint(ckpt_dir):
-    raise FileNotFoundError(f"no intermediate checkpoint in {ckpt_dir}: run the intermediate "
+    raise MissingCheckpoint(f"no intermediate checkpoint in {ckpt_dir}: run the intermediate "
                             "phase first (it runs automatically unless mode='eval').")
   abstract = evaluate_abstract(nnx.to_pure_dict(nnx.state(encoder, nnx.Param)))
   nnx.update(encoder, restore_encoder(ckpt_dir, abstract, step="best"))
@@ -285,12 +279,13 @@ def run_target(ctx: Context, setting: str, intermediate_dir: epath.Path | None,
   directory = ctx.workdir / "target" / f"{setting}__{target}"
   results_file = directory / "results.jsonl"
   evaluate_only = ctx.config.mode == "eval"
+  fingerprint = _check_recipe(ctx, directory, f"target/{setting}__{target}", setting, target)
   if not evaluate_only and (directory / COMPLETED).exists() and results_file.exists():
     return [json.loads(line) for line in results_file.read_text().splitlines() if line]
   spec = get_task(target)
   hp = ctx.config.target_train[target]
   fields = dict(intermediate=None if setting == "none" else setting, seed=ctx.config.seed,
-                model=str(ctx.config.model.name))
+                model=str(ctx.config.model.name), config=fingerprint)
   encoder = _handed_over_encoder(ctx, intermediate_dir)
   if spec.task_type == TaskType.RETRIEVAL:
     predictions: dict = {}
@@ -302,9 +297,9 @@ def run_target(ctx: Context, setting: str, intermediate_dir: epath.Path | None,
   else:
     model = attach_heads(encoder, {target: (spec.task_type.value, spec.num_labels or 1)},
                          mesh=ctx.mesh, seed=ctx.config.seed)
-    if evaluate_only:
+    if evaluate_only or _trained(directory):
       abstract = evaluate_abstract(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
-      params = restore_params(directory / "checkpoints", abstract, step="best")
+      params = restore_params(phase_checkpoints(directory), abstract, step="best")
     else:
       task = _phase_task(ctx, spec, hp)
       outcome = train_phase(f"target/{setting}__{target}", model, [task], hp, ctx.mesh,
@@ -312,6 +307,8 @@ def run_target(ctx: Context, setting: str, intermediate_dir: epath.Path | None,
       if outcome.status == "preempted":
         raise Preempted(f"preempted during {setting}__{target} at step {outcome.steps}")
       params = outcome.params
+      _finish_training(ctx, directory, params, outcome.best_step or outcome.steps,
+                       outcome.best_score)
     graphdef = nnx.graphdef(model)
     predict = steps.make_predict_step(graphdef, {target: spec.task_type.value})
     step = lambda b: predict(params, b, head=target)
@@ -322,49 +319,50 @@ def run_target(ctx: Context, setting: str, intermediate_dir: epath.Path | None,
         for part, _, preds in results})
     rows = evaluate.result_rows(target, results, **fields)
   if ctx.is_main():
-    directory.mkdir(parents=True, exist_ok=True)
-    results_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    paths.write_atomic(results_file, "".join(json.dumps(r) + "\n" for r in rows))
   _mark_completed(directory, rows=len(rows))
   return rows
 
 
-def validate_config(config) -> None:
-  """Fails before any training on names the run would only trip over hours later (a typo'd
-  target after the intermediate phase, a language silently never evaluated)."""
-  if config.mode not in ("train", "eval"):
-    raise ValueError(f"mode must be 'train' or 'eval', got {config.mode!r}.")
-  trained = [s for s in config.intermediates if s != "none"]
-  if config.get("intermediate_workdir") and len(trained) > 1:
-    raise ValueError(f"intermediate_workdir={config.intermediate_workdir} would be shared by the "
-                     f"intermediate settings {trained}; give each run one setting (as "
-                     "tpu_scripts/sweep.sh does) or leave intermediate_workdir empty.")
-  for setting in config.intermediates:
-    for name in setting_tasks(setting):
-      if name != MLM:
-        get_task(name)  # RegistryError lists the valid task names
-  for target in config.targets:
-    get_task(target)
-  chosen = dict(config.eval.get("languages") or {})
-  for target, languages in chosen.items():
-    if not languages:
-      continue  # "" = every language
-    if target not in list_tasks():
-      raise ValueError(f"eval.languages names unknown task {target!r}; valid: "
-                       f"{', '.join(list_tasks(intermediate=False))}.")
-    valid = get_task(target).languages
-    unknown = [l for l in languages.split(",") if l not in valid]
-    if unknown:
-      raise ValueError(f"eval.languages.{target}: unknown language(s) {', '.join(unknown)}; "
-                       f"{target} has: {', '.join(valid)}.")
+def _load_tokenizer(config):
+  """The tokenizer, after the checkpoint (whose errors say best what is missing) resolved."""
+  from transformers import AutoTokenizer
+  name = config.model.tokenizer or config.model.name
+  try:
+    return AutoTokenizer.from_pretrained(name)
+  except (OSError, ValueError) as e:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise CheckpointError(f"cannot load the tokenizer {name!r}: {first} Give a local tokenizer "
+                          "directory with --config.model.tokenizer=DIR.") from None
+
+
+def _check_model(config, targets) -> None:
+  """Checks against the checkpoint's config.json (already resolved: no weights are read)."""
+  from stilts_jax.models.checkpoint_files import resolve_checkpoint
+  directory = resolve_checkpoint(config.model.name)
+  layers = json.loads(epath.Path(directory, "config.json").read_text()).get("num_hidden_layers")
+  retrieval = [t for t in targets if get_task(t).task_type == TaskType.RETRIEVAL]
+  if retrieval and layers is not None and config.retrieval.layer > layers:
+    raise run_config.ConfigError(
+        f"retrieval.layer={config.retrieval.layer} but {config.model.name} has {layers} layers "
+        f"(hidden states 0..{layers}); the paper uses 14 of XLM-R large's 24, e.g. "
+        f"{layers * 14 // 24} for a {layers}-layer model.")
 
 
 def run(config, workdir: str | epath.Path) -> list[dict]:
-  """Runs every (intermediate setting × target) of `config` in `workdir`; returns the result rows."""
-  from transformers import AutoTokenizer
-  validate_config(config)
-  workdir = epath.Path(workdir)
+  """Runs every (intermediate setting × target) of `config` in `workdir`; returns the result rows.
+
+  Relative paths (workdir and those in `config`) are taken against the working directory.
+  """
+  run_config.resolve_paths(config)
+  run_config.validate(config)
+  workdir = paths.resolve(workdir)
+  _check_model(config, config.targets)  # fails before anything is written when it is missing
+  tokenizer = _load_tokenizer(config)
   mesh = shd.make_mesh(dict(config.mesh))
-  tokenizer = AutoTokenizer.from_pretrained(config.model.tokenizer or config.model.name)
+  record = provenance.write_run_record(workdir, config, mesh)
+  if jax.process_index() == 0:
+    print("\n".join(provenance.startup_lines(record)), flush=True)
   ctx = Context(config, workdir, mesh, tokenizer)
   rows: list[dict] = []
   for setting in config.intermediates:
@@ -382,24 +380,12 @@ def run(config, workdir: str | epath.Path) -> list[dict]:
   return rows
 
 
-def write_results(workdir: epath.Path, rows: list[dict]) -> None:
-  """results.jsonl (tidy rows), results.md / results.csv (XTREME summary) and plots/*.png."""
+def write_results(workdir: epath.Path, rows: list[dict]) -> str:
+  """results.jsonl (tidy rows), and from the same rows in memory results.md / results.csv (the
+  XTREME summary) and plots/*.png. Returns the markdown."""
   from stilts_jax import report
-  workdir.mkdir(parents=True, exist_ok=True)
-  (workdir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-  try:
-    summary = report.build_summary(report.load_results([workdir]), split="validation")
-  except report.ResultsError as e:  # e.g. only test rows; the JSONL is still complete
-    (workdir / "results.md").write_text(f"No summary table: {e}\n")
-    return
-  (workdir / "results.md").write_text(report.to_markdown(summary))
-  (workdir / "results.csv").write_text(report.to_csv(summary))
-  plots = workdir / "plots"
-  plots.mkdir(exist_ok=True)
-  for target in sorted({r["target"] for r in rows} & set(report.TARGETS)):
-    report.plot_per_language(summary, target, plots / f"per_language_{target}.png")
-  if None in {r["intermediate"] for r in rows} and len({r["intermediate"] for r in rows}) > 1:
-    report.plot_gains_heatmap(summary, plots / "gains_heatmap.png")
+  paths.write_atomic(workdir / "results.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+  return report.write_run_report(workdir, rows)
 
 
 def results_markdown(workdir: str | epath.Path) -> str:

@@ -119,6 +119,9 @@ def make_predict_step(graphdef: nnx.GraphDef, head_types: Mapping[str, str]) -> 
   return jax.jit(predict_step, static_argnames=("head",))
 
 
+POOLINGS = ("mean", "cls")  # sentence embeddings for retrieval (config.retrieval.pooling)
+
+
 def sentence_embeddings(encoder, batch: Mapping[str, jax.Array], layer: int,
                         pooling: str = "mean") -> jax.Array:
   """Embeddings from `hidden_states[layer]` (0 = embedding output), as the paper's retrieval:
@@ -131,7 +134,7 @@ def sentence_embeddings(encoder, batch: Mapping[str, jax.Array], layer: int,
   if pooling == "cls":
     return h[:, 0]
   if pooling != "mean":
-    raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}.")
+    raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
   mask = batch["attention_mask"].astype(jnp.float32)[..., None]
   return (h * mask).sum(1) / jnp.maximum(mask.sum(1), 1.0)
 

@@ -84,16 +84,18 @@ def demo_assets(root) -> Path:
   return _ASSETS["dir"]
 
 
-def seed_workdir(workdir, assets_root) -> Path:
+def seed_workdir(workdir, assets_root) -> Path | str:
   """A fresh CLI workdir that reuses the prepared demo assets (demo.prepare skips building when
-  `demo_assets/overrides.json` exists; its data paths point at the shared copy)."""
+  `overrides.json` exists in its assets directory; its data paths point at the shared copy).
+  For a gs:// workdir the assets directory is local (demo.assets_dir); the URL is returned."""
   import shutil
-  workdir = Path(workdir)
-  target = workdir / "demo_assets"
+
+  from stilts_jax import demo
+  target = Path(demo.assets_dir(workdir))
   target.mkdir(parents=True)
   shutil.copy(Path(assets_root) / "demo_assets" / "overrides.json", target / "overrides.json")
   (target / "model").symlink_to(Path(assets_root) / "demo_assets" / "model")
-  return workdir
+  return workdir if "://" in str(workdir) else Path(workdir)
 
 
 def cli_env(extra=None) -> dict:

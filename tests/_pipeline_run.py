@@ -84,10 +84,18 @@ def install_hooks() -> None:
       return wrapped
 
     def _finalized():
-      # Phase names are their directories under the workdir (intermediate/<s>, target/<s>__<t>);
-      # Orbax renames a step directory to its bare number only once it is complete.
-      directory = Path(os.environ["STILTS_TEST_WORKDIR"]) / current["phase"] / "checkpoints"
-      return any(p.name.isdigit() for p in directory.glob("*"))
+      # Phase names are their directories under the workdir (intermediate/<s>, target/<s>__<t>).
+      # Locally Orbax renames a step directory to its bare number once it is complete; on GCS
+      # (no renames) it writes <step>/commit_success.txt last.
+      from etils import epath
+      workdir = os.environ["STILTS_TEST_WORKDIR"]
+      directory = epath.Path(workdir) / current["phase"] / "checkpoints"
+      if not directory.exists():
+        return False
+      steps = [p for p in directory.iterdir() if p.name.isdigit()]
+      if "://" in workdir:
+        return any((p / "commit_success.txt").exists() for p in steps)
+      return bool(steps)
 
     steps.make_train_step = make_train_step
 

@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import jax.numpy as jnp
 import numpy as np
@@ -200,12 +199,10 @@ def test_unknown_hub_id_with_no_network_is_a_clear_error(tmp_path):
           "  print('CLEAR:', e)\n")
   env = dict(os.environ, HF_HUB_OFFLINE="0", HF_ENDPOINT="http://127.0.0.1:9",
              HF_HOME=str(tmp_path), HF_HUB_ETAG_TIMEOUT="2", HF_HUB_DOWNLOAD_TIMEOUT="2")
-  start = time.time()
   proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                         timeout=120)
   assert "CLEAR:" in proc.stdout, proc.stdout + proc.stderr
   assert "unreachable or offline" in proc.stdout
-  assert time.time() - start < 110
 
 
 def test_missing_local_directory_and_missing_files(tmp_path):

@@ -2,26 +2,25 @@
 mixed into intermediate training (`+mlm` at a fixed rate), language sets, and the settings grammar."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
 
 import _pipeline_helpers as H
-from stilts_jax import pipeline, sampling
+from stilts_jax import pipeline, run_config, sampling
 from stilts_jax.tasks import get_task, load_examples
 from stilts_jax.tasks.fixtures import write_fixtures
 from test_pipeline_resume import ARGS as BASE_ARGS
 
 
 def test_setting_grammar():
-  parts = pipeline.parse_setting("mnli@10+squad_v1+mlm")
+  parts = run_config.parse_setting("mnli@10+squad_v1+mlm")
   assert [(p.task, p.fraction) for p in parts] == [("mnli", 0.1), ("squad_v1", 1.0),
                                                   ("mlm", 1.0)]
-  assert pipeline.parse_setting("none") == []
+  assert run_config.parse_setting("none") == []
   for bad in ("mnli@0", "mnli@101", "mnli@x"):
     with pytest.raises(ValueError, match="TASK@PERCENT"):
-      pipeline.parse_setting(bad)
+      run_config.parse_setting(bad)
 
 
 def test_subsample_is_a_fixed_subset_in_order(tmp_path):
@@ -111,7 +110,7 @@ def test_shared_intermediate_workdir_needs_a_single_setting():
   config = H.load_config_module("stilts").get_config("intermediate=mnli|squad_v1,target=xnli")
   config.intermediate_workdir = "/tmp/shared"
   with pytest.raises(ValueError, match="would be shared by the intermediate settings"):
-    pipeline.validate_config(config)
+    run_config.validate(config)
 
 
 def test_language_set_training_data(tmp_path):

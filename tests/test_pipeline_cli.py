@@ -1,8 +1,10 @@
-"""The `stilts-jax` CLI's failure modes: config typos, unknown names, a diverged loss."""
+"""The `stilts-jax` CLI as installed: --help that explains the tool, one-line errors (exit 2) for
+every user mistake, caught before anything is downloaded or written; a diverged loss."""
 
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -11,34 +13,85 @@ import pytest
 import _pipeline_helpers as H
 
 
-def _stilts_jax(*args, workdir):
-  # The CLI module's entry point (what the stilts-jax console script calls).
-  return subprocess.run([sys.executable, "-m", "stilts_jax.main", f"--workdir={workdir}", *args],
-                        cwd=H.REPO, capture_output=True, text=True, timeout=120)
+def _stilts_jax(*args, workdir=None, cwd=H.REPO):
+  """The installed console script (what a user types), on one CPU device, offline."""
+  exe = Path(sys.executable).parent / "stilts-jax"
+  assert exe.exists(), "the stilts-jax console script is not installed: pip install -e ."
+  extra = [f"--workdir={workdir}"] if workdir is not None else []
+  return subprocess.run([str(exe), *extra, *args], cwd=cwd, env=H.cli_env(), capture_output=True,
+                        text=True, timeout=120)
 
 
 @pytest.mark.parametrize("args,expected", [
-    # A typo'd key of the locked config names the key (and ml_collections suggests the real one).
-    (["--config=configs/stilts.py", "--config.intermediate_train.learning_rat=1e-4"],
-     [r"learning_rat\b", r"Did you mean .learning_rate."]),
+    # A typo'd key of the locked config names the flag and ml_collections' suggestion.
+    (["--config=configs/stilts.py", "--config.intermediate_train.lerning_rate=1e-5"],
+     r"--config\.intermediate_train\.lerning_rate: no such config key\. Did you mean "
+     r"'learning_rate'\? docs/config\.md lists every key"),
     (["--config=configs/stilts.py:intermediate=mnlx"],
-     [r"unknown intermediate task 'mnlx'; valid: anli_plus, mnli, .*, none"]),
+     r"unknown intermediate task 'mnlx'; valid: anli_plus, mnli, .*, none"),
     (["--config=configs/stilts.py:target=xnli|udpo"],
-     [r"unknown target task 'udpo'; valid: xnli, pawsx, udpos"]),
+     r"unknown target task 'udpo'; valid: xnli, pawsx, udpos"),
     (["--config=configs/stilts.py:target=xnli,modle=x"],
-     [r"config argument 'modle=x': expected key=value with key in \['intermediate', 'model'"]),
-    # Caught before any training: a typo'd target, or a language the task does not have.
+     r"config argument 'modle=x': expected key=value with key in \['intermediate', 'model'"),
+    (["--config=configs/nope.py"],
+     r"cannot load the config file configs/nope\.py: No such file or directory\. Run from the "
+     r"repository root or give the file's path \(configs/: base\.py, demo\.py, stilts\.py\)"),
+    # Caught by validation, before the tokenizer or checkpoint download.
     (["--config=configs/stilts.py", "--config.targets=('xnli', 'panxx')"],
-     [r"Unknown task 'panxx'. Valid tasks: .*panx"]),
-    (["--config=configs/stilts.py", "--config.eval.languages.xnli=de,xx"],
-     [r"eval.languages.xnli: unknown language\(s\) xx; xnli has: ar, bg, de"]),
+     r"Unknown task 'panxx'. Valid tasks: .*panx"),
+    (["--config=configs/stilts.py", "--config.targets=mnli"],
+     r"target 'mnli' has no hyperparameters in target_train"),
+    (["--config=configs/stilts.py", "--config.eval.languages.xnli=de,klingon"],
+     r"eval.languages.xnli: unknown language\(s\) klingon; xnli has: ar, bg, de"),
+    (["--config=configs/stilts.py", "--config.model.attention=flash"],
+     r"model.attention='flash' is not valid; expected one of: auto, xla, cudnn, splash"),
+    (["--config=configs/stilts.py", "--config.retrieval.pooling=max"],
+     r"retrieval.pooling='max' is not valid"),
+    (["--config=configs/stilts.py", "--config.data.overrides.xnli=no/such/dir"],
+     r"data.overrides.xnli=no/such/dir: no such file or directory \(/\S+/no/such/dir\)"),
+    (["--config=configs/stilts.py:target=tatoeba", "--config.model.name=xlm-roberta-base"],
+     r"cannot load 'xlm-roberta-base': it is not a local directory, not in the Hugging Face cache"),
 ])
-def test_config_errors_fail_fast_naming_the_problem(tmp_path, args, expected):
+def test_user_errors_are_one_line_and_exit_2_before_anything_starts(tmp_path, args, expected):
   proc = _stilts_jax(*args, workdir=tmp_path / "w")
-  assert proc.returncode != 0
-  for pattern in expected:
-    assert re.search(pattern, proc.stderr), proc.stderr[-2000:]
+  _assert_one_line_error(proc, expected)
   assert not (tmp_path / "w").exists()  # nothing was started
+
+
+def _assert_one_line_error(proc, expected):
+  lines = [l for l in proc.stderr.splitlines() if l.strip()]
+  assert proc.returncode == 2, proc.stderr[-3000:]
+  assert len(lines) == 1 and lines[0].startswith("stilts-jax: error: "), proc.stderr[-3000:]
+  assert re.search(expected, lines[0]), lines[0]
+
+
+def test_missing_flags_and_stray_arguments():
+  _assert_one_line_error(_stilts_jax("--config=configs/stilts.py"),
+                         r"flag --workdir=None: Flag --workdir must have a value")
+  _assert_one_line_error(_stilts_jax("--config=configs/stilts.py", "--workdir=w", "mnli"),
+                         r"unexpected argument\(s\) mnli; flags take the form --name=value")
+
+
+def test_verbosity_shows_the_traceback(tmp_path):
+  proc = _stilts_jax("--config=configs/stilts.py", "--config.model.attention=flash", "-v", "1",
+                     workdir=tmp_path / "w")
+  assert proc.returncode == 1 and "Traceback (most recent call last)" in proc.stderr
+  assert "ConfigError: model.attention='flash' is not valid" in proc.stderr
+
+
+def test_help_explains_the_tool_its_flags_and_config_files(tmp_path):
+  proc = _stilts_jax("--help", cwd=tmp_path)  # outside the checkout: the package's configs/
+  assert proc.returncode == 0, proc.stderr
+  out = proc.stdout
+  assert out.startswith("stilts-jax: X-STILTs in JAX.")
+  assert "usage: stilts-jax --config=CONFIG.py[:ARGS] --workdir=DIR" in out
+  for flag in ("--config", "--workdir", "--distributed", "--coordinator_address"):
+    assert re.search(rf"^  {flag} ", out, re.M), flag
+  for config in ("base.py", "demo.py", "stilts.py"):
+    assert re.search(rf"^  {config} +\S", out, re.M), config
+  assert "docs/config.md" in out and "75 preempted" in out
+  assert "Try --helpfull" not in out and "absl.flags" not in out
+  assert _stilts_jax("-h", cwd=tmp_path).stdout == out
 
 
 def test_stilts_config_arguments():

@@ -10,7 +10,15 @@ on one CPU device, intermediate mnli → target xnli:
   launch 3:   resumes the target at step 6 and finishes
 Final parameters of both phases, dev scores, train losses and the zero-shot results must be
 bit-identical to the reference: on CPU every step is a pure function of (seed, step, state).
+The reference keeps every checkpoint (checkpoint.keep_after_completion=all); the interrupted run
+keeps only the best parameters of finished phases (the default), which the hand-off and mode=eval
+then read. The same kill and relaunch on a gs:// workdir (a GCS emulator) ends where the local
+reference ends too.
 """
+
+import json
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -32,8 +40,8 @@ INTER, TARGET = "intermediate__mnli", "target__mnli__xnli"
 EXIT_PREEMPTED = 75
 
 
-def _launch(workdir, dump, **env):
-  proc = H.cli(workdir, *ARGS, env=dict(STILTS_TEST_DUMP=str(dump), **env))
+def _launch(workdir, dump, *extra, **env):
+  proc = H.cli(workdir, *ARGS, *extra, env=dict(STILTS_TEST_DUMP=str(dump), **env))
   return proc, proc.stdout + proc.stderr
 
 
@@ -42,7 +50,7 @@ def runs(tmp_path_factory):
   assets = H.demo_assets(tmp_path_factory.mktemp("assets"))
   root = tmp_path_factory.mktemp("resume")
   ref = H.seed_workdir(root / "ref", assets)
-  proc, log = _launch(ref, root / "ref_dump")
+  proc, log = _launch(ref, root / "ref_dump", "--config.checkpoint.keep_after_completion=all")
   assert proc.returncode == 0, log[-3000:]
 
   run = H.seed_workdir(root / "run", assets)
@@ -58,7 +66,7 @@ def runs(tmp_path_factory):
   logs.append(log)
   assert proc.returncode == 0, log[-3000:]
   return dict(ref=ref, run=run, ref_dump=root / "ref_dump", run_dump=root / "run_dump",
-              logs=logs)
+              logs=logs, assets=assets)
 
 
 def _npz(path):
@@ -85,6 +93,13 @@ def test_relaunches_resume_from_their_checkpoints(runs):
   for d in (runs["run"] / "intermediate" / "mnli", runs["run"] / "target" / "mnli__xnli",
             runs["run"]):
     assert (d / "COMPLETED").exists()
+  # Finished phases keep only their best parameters (default); the reference keeps everything.
+  for phase in ("intermediate/mnli", "target/mnli__xnli"):
+    assert not (runs["run"] / phase / "checkpoints").exists()
+    assert [p.name for p in (runs["run"] / phase / "best_params").iterdir() if p.name.isdigit()]
+    assert len([p for p in (runs["ref"] / phase / "checkpoints").iterdir()
+                if p.name.isdigit()]) >= 2
+    assert not (runs["ref"] / phase / "best_params").exists()
 
 
 def test_interrupted_run_ends_bit_identical_to_uninterrupted(runs):
@@ -108,18 +123,8 @@ def test_interrupted_run_ends_bit_identical_to_uninterrupted(runs):
 
 
 def _rows(path):
-  return [{k: v for k, v in r.items() if k != "model"} for r in H.read_jsonl(path)]
-
-
-def _logged(path):
-  """{(step, name): value} of a phase's metrics.jsonl, the last value logged for each (a resumed
-  run logs the replayed steps again), without wall-clock-dependent values."""
-  out = {}
-  for row in H.read_jsonl(path):
-    for k, v in row.items():
-      if k in ("train/loss", "train/grad_norm", "dev/score"):
-        out[(row["step"], k)] = v
-  return out
+  # model and config fingerprint name the demo assets inside each workdir, so they differ.
+  return [{k: v for k, v in r.items() if k not in ("model", "config")} for r in H.read_jsonl(path)]
 
 
 def test_handoff_encoder_is_intermediate_best_and_heads_are_new(runs):
@@ -175,20 +180,81 @@ def _nest(flat):
   return out
 
 
+def test_killed_run_on_gcs_resumes_and_ends_where_the_local_run_ends(runs, gcs):
+  """The demo config with --workdir=gs://... (a GCS emulator on 127.0.0.1): SIGKILLed mid-phase,
+  relaunched, it finishes with the local reference's results; metrics history, TensorBoard events,
+  plots, run records and the report CLI all work on the bucket."""
+  from etils import epath
+  bucket = gcs.create_bucket()
+  workdir = H.seed_workdir(f"gs://{bucket}/run", runs["assets"])
+  proc = H.cli(workdir, *ARGS, env=dict(gcs.env, STILTS_TEST_KILL_AT="intermediate:6"))
+  assert proc.returncode == -9, (proc.stdout + proc.stderr)[-3000:]
+  # The kill came after a checkpoint committed on the bucket.
+  assert any(n.startswith("run/intermediate/mnli/checkpoints/4/") for n in gcs.objects(bucket))
+  proc = H.cli(workdir, *ARGS, env=gcs.env)
+  out = proc.stdout + proc.stderr
+  assert proc.returncode == 0, out[-3000:]
+  assert "[intermediate/mnli] 12 steps" in out and "resuming at step 4" in out
+  root = epath.Path(workdir)
+  for f in ("results.jsonl", "target/mnli__xnli/results.jsonl"):
+    rows = [{k: v for k, v in json.loads(l).items() if k not in ("model", "config")}
+            for l in (root / f).read_text().splitlines() if l]
+    assert rows == _rows(runs["ref"] / f), f
+  # One metrics history per phase: the first attempt's steps up to its checkpoint, then the rest.
+  for phase_dir in ("intermediate/mnli", "target/mnli__xnli"):
+    logged = [json.loads(l) for l in (root / phase_dir / "metrics.jsonl").read_text().splitlines()]
+    assert _logged_rows(logged) == _logged(runs["ref"] / phase_dir / "metrics.jsonl")
+  steps = [r["step"] for r in logged]
+  assert steps == sorted(steps)  # no replayed steps logged twice
+  names = set(gcs.objects(bucket, "run/"))
+  events = [n for n in names if n.startswith("run/intermediate/mnli/tensorboard/intermediate/mnli/"
+                                            "events.out.tfevents.")]
+  assert len(events) == 2, events  # one event file per attempt (purge_step drops the replay)
+  assert {"run/run.json", "run/results.md", "run/results.csv", "run/COMPLETED",
+          "run/plots/per_language_xnli.png", "run/intermediate/mnli/run.json",
+          "run/target/mnli__xnli/run.json"} <= names
+  assert not [n for n in names if "/checkpoints/" in n]  # finished phases: best params only
+  assert [n for n in names if n.startswith("run/target/mnli__xnli/best_params/")]
+  assert "| intermediate | XNLI |" in (root / "results.md").read_text()
+  # The report CLI reads the bucket and writes to it.
+  proc = subprocess.run([sys.executable, "-m", "stilts_jax.report.cli", str(workdir), "--out",
+                         f"gs://{bucket}/report"], env=H.cli_env(gcs.env), capture_output=True,
+                        text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert {"report/summary.md", "report/per_language_xnli.png"} <= set(gcs.objects(bucket, "report/"))
+
+
+def _logged_rows(rows):
+  out = {}
+  for row in rows:
+    for k, v in row.items():
+      if k in ("train/loss", "train/grad_norm", "dev/score"):
+        out[(row["step"], k)] = v
+  return out
+
+
+def _logged(path):
+  """{(step, name): value} of a phase's metrics.jsonl (wall-clock-dependent values left out)."""
+  return _logged_rows(H.read_jsonl(path))
+
+
 def test_eval_mode_reevaluates_best_checkpoints_without_training(runs, tmp_path):
   """mode=eval restores each target's best checkpoint and re-scores it, here on one more language;
   the languages of the first run get the same numbers, and nothing trains."""
-  ref = runs["ref"]
-  steps_before = sorted(p.name for p in (ref / "target/mnli__xnli/checkpoints").iterdir())
-  metrics_before = (ref / "target/mnli__xnli/metrics.jsonl").read_text()
-  proc = H.cli(ref, *ARGS, "--config.mode=eval", "--config.eval.languages.xnli=en,de,fr")
-  assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-  rows = {(r["language"], r["split"], r["metric"]): r["value"]
-          for r in H.read_jsonl(ref / "target/mnli__xnli/results.jsonl")}
-  assert {lang for lang, _, _ in rows} == {"en", "de", "fr"}
+  # The interrupted run's workdir: finished phases kept only their best parameters.
+  run = runs["run"]
+  kept = sorted(p.name for p in (run / "target/mnli__xnli/best_params").iterdir())
+  metrics_before = (run / "target/mnli__xnli/metrics.jsonl").read_text()
   first = {(r["language"], r["split"], r["metric"]): r["value"]
-           for r in H.read_jsonl(runs["run"] / "target/mnli__xnli/results.jsonl")}
+           for r in H.read_jsonl(runs["ref"] / "target/mnli__xnli/results.jsonl")}
+  proc = H.cli(run, *ARGS, "--config.mode=eval", "--config.eval.languages.xnli=en,de,fr")
+  assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+  assert " steps, batch " not in proc.stdout + proc.stderr  # nothing trained
+  rows = {(r["language"], r["split"], r["metric"]): r["value"]
+          for r in H.read_jsonl(run / "target/mnli__xnli/results.jsonl")}
+  assert {lang for lang, _, _ in rows} == {"en", "de", "fr"}
   for key, value in first.items():
     assert rows[key] == value, key
-  assert sorted(p.name for p in (ref / "target/mnli__xnli/checkpoints").iterdir()) == steps_before
-  assert (ref / "target/mnli__xnli/metrics.jsonl").read_text() == metrics_before
+  assert sorted(p.name for p in (run / "target/mnli__xnli/best_params").iterdir()) == kept
+  assert not (run / "target/mnli__xnli/checkpoints").exists()
+  assert (run / "target/mnli__xnli/metrics.jsonl").read_text() == metrics_before

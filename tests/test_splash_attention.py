@@ -252,12 +252,12 @@ def test_pipeline_model_options_reach_the_encoder(tmp_path):
   hf = random_hf_model("encoder", "tiny")
   hf.save_pretrained(tmp_path)
   config = base.get_config()
-  assert config.model.attention_dropout is None and config.model.remat is False  # the paper's
+  assert config.model.attention_dropout is None and config.model.remat == "none"  # the paper's
   config.model.update(name=str(tmp_path), dtype="float32", attention="splash",
-                      attention_dropout=0.0, remat=True)
+                      attention_dropout=0.0, remat="dots")
   ctx = pipeline.Context(config, tmp_path, shd.make_mesh(devices=jax.devices()[:1]), None)
   cfg = pipeline._pretrained_encoder(ctx).cfg
-  assert (cfg.attention, cfg.attention_dropout, cfg.remat) == ("splash", 0.0, True)
+  assert (cfg.attention, cfg.attention_dropout, cfg.remat_policy) == ("splash", 0.0, "dots")
   assert cfg.attention_dropout_rate == 0.0 and cfg.attention_probs_dropout_prob == 0.1
   assert "attention_dropout" not in cfg.to_hf_dict()  # a runtime option, never exported
   with pytest.raises(ValueError, match=r"expected a rate in \[0, 1\)"):

@@ -38,8 +38,11 @@ def test_gpu_defaults_are_accepted_by_the_cpu_backend():
   assert out.stdout.split() == ["3.0", f"--{LHS}=true"]
 
 
-def test_the_cli_applies_them_before_the_backend_starts(monkeypatch):
+def test_the_cli_applies_them_before_the_backend_starts(monkeypatch, tmp_path):
   """main() sets the flags first thing; a run that reaches pipeline.run has them in XLA_FLAGS."""
+  import jax
+
+  import _pipeline_helpers as H
   from stilts_jax import main as cli
   seen = {}
   monkeypatch.setenv("XLA_FLAGS", "--foo=1")
@@ -53,10 +56,11 @@ def test_the_cli_applies_them_before_the_backend_starts(monkeypatch):
     seen["first_backend_call_after"] = "flags" in seen
     raise Stop
 
-  monkeypatch.setattr(cli.jax.distributed, "initialize", fake_init)
+  monkeypatch.setattr(jax.distributed, "initialize", fake_init)
   monkeypatch.setattr(cli, "FLAGS", type("F", (), {
       "__getitem__": lambda self, k: type("V", (), {"present": True})(), "distributed": True,
-      "coordinator_address": None, "num_processes": None, "process_id": None})())
+      "coordinator_address": None, "num_processes": None, "process_id": None, "verbosity": 0,
+      "config": H.load_config_module("base").get_config(), "workdir": str(tmp_path)})())
   try:
     cli.main([])
   except Stop:
