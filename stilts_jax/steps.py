@@ -134,7 +134,7 @@ def sentence_embeddings(encoder, batch: Mapping[str, jax.Array], layer: int,
   if pooling == "cls":
     return h[:, 0]
   if pooling != "mean":
-    raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
+    raise ValueError(f"pooling must be {' or '.join(map(repr, POOLINGS))}, got {pooling!r}.")
   mask = batch["attention_mask"].astype(jnp.float32)[..., None]
   return (h * mask).sum(1) / jnp.maximum(mask.sum(1), 1.0)
 

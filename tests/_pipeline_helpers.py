@@ -102,9 +102,10 @@ def cli_env(extra=None) -> dict:
   """The environment of a CLI subprocess: one host device, as the real CLI on a CPU machine
   (conftest's 8 fake devices are for the pytest process)."""
   import os
-  env = dict(os.environ, **(extra or {}))
+  env = dict(os.environ)
   env["XLA_FLAGS"] = " ".join(f for f in env.get("XLA_FLAGS", "").split()
                               if "device_count" not in f)
+  env.update(extra or {})  # the caller's own XLA_FLAGS (e.g. a device count) win
   env["JAX_PLATFORMS"] = "cpu"
   return env
 

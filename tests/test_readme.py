@@ -88,6 +88,7 @@ def checkout(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def demo(checkout):
+  """The README's demo command, run once for this module's tests (about 2 minutes here)."""
   command = readme_command(INSTALL + "stilts-jax ")
   assert shutil.which("stilts-jax", path=str(Path(sys.executable).parent)), \
       "the stilts-jax console script is not installed: pip install -e ."
@@ -96,6 +97,7 @@ def demo(checkout):
   return checkout / "runs" / "demo", proc
 
 
+@pytest.mark.slow
 def test_demo_completes_with_every_result_row(demo):
   workdir, proc = demo
   assert (workdir / "COMPLETED").exists()
@@ -140,6 +142,7 @@ def test_demo_completes_with_every_result_row(demo):
   assert "| intermediate | XNLI |" in proc.stdout
 
 
+@pytest.mark.slow
 def test_demo_records_what_ran(demo, checkout):
   workdir, proc = demo
   record = json.loads((workdir / "run.json").read_text())
@@ -161,6 +164,7 @@ def test_demo_records_what_ran(demo, checkout):
   assert inter["recipe"]["train"]["intermediate"]["setting"] == "mnli"
 
 
+@pytest.mark.slow
 def test_demo_keeps_only_the_best_parameters_of_finished_phases(demo):
   workdir, _ = demo
   trained = [workdir / "intermediate" / "mnli"] + [
@@ -175,6 +179,7 @@ def test_demo_keeps_only_the_best_parameters_of_finished_phases(demo):
     assert not (workdir / "target" / f"{setting}__tatoeba" / "best_params").exists()
 
 
+@pytest.mark.slow
 def test_demo_rerun_skips_everything_completed(demo):
   workdir, _ = demo
   before = (workdir / "results.jsonl").read_text()
@@ -186,6 +191,7 @@ def test_demo_rerun_skips_everything_completed(demo):
   assert (workdir / "results.jsonl").read_text() == before
 
 
+@pytest.mark.slow
 def test_rerun_with_a_changed_recipe_stops_with_the_diff(demo, checkout):
   workdir, _ = demo
   command = readme_command(INSTALL + "stilts-jax ")[len(INSTALL):]
@@ -210,6 +216,7 @@ def test_rerun_with_a_changed_recipe_stops_with_the_diff(demo, checkout):
   assert phase["recipe"]["train"]["target"]["hp"]["learning_rate"] == 0.5
 
 
+@pytest.mark.slow
 def test_report_command_on_the_demo_runs(demo, checkout):
   command = readme_command("stilts-jax-report runs/")
   assert command == "stilts-jax-report runs/* --out report/"
