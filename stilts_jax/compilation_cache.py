@@ -1,10 +1,15 @@
-"""A persistent XLA compilation cache, on by default: the 90 runs of a grid compile the same shapes
-(XLM-R large × each bucket length × train/eval steps), and a preempted run relaunches into the
-same compiles; with the cache each is compiled once per machine type and read back afterwards.
+"""A persistent XLA compilation cache, on by default on TPUs and GPUs: the 90 runs of a grid compile
+the same shapes (XLM-R large × each bucket length × train/eval steps, tens of seconds each on an
+accelerator), and a preempted run relaunches into the same compiles; with the cache each is
+compiled once per machine type and read back afterwards.
 
-`config.compilation_cache_dir`: "" = `$XDG_CACHE_HOME/stilts_jax/xla` (else
-`~/.cache/stilts_jax/xla`), "none" = off, anything else = that directory (gs:// works, e.g. one
-shared cache for all workers of a pod). Must be set before the first compile.
+Off by default on CPU: there JAX compiles a cacheable (serializable) executable far more slowly
+than its default one (the demo's train step: 3.0 s instead of 0.3 s), and reading it back saves
+less than that (docs/performance.md §7 has the measurements).
+
+`config.compilation_cache_dir`: "" = the default above, in `$XDG_CACHE_HOME/stilts_jax/xla` (else
+`~/.cache/stilts_jax/xla`); "none" = off; anything else = that directory, on any backend (gs://
+works, e.g. one cache shared by all workers of a pod). Must be set before the first compile.
 """
 
 from __future__ import annotations
@@ -16,8 +21,7 @@ import jax
 from stilts_jax import paths
 
 OFF = "none"
-# JAX's default skips compiles under 1 s; the per-bucket eval steps of a small model and every
-# compile on a CPU test machine are shorter, and they add up at start-up.
+# JAX's default skips compiles under 1 s; small eval steps add up at start-up too.
 MIN_COMPILE_SECONDS = 0.1
 
 
@@ -27,7 +31,8 @@ def default_dir() -> str:
 
 def enable(setting: str) -> str | None:
   """Turns the cache on as `setting` says; returns the directory, or None when off."""
-  if setting.strip().lower() == OFF:
+  setting = setting.strip()
+  if setting.lower() == OFF or (not setting and jax.default_backend() == "cpu"):
     return None
   directory = os.fspath(paths.resolve(setting or default_dir()))
   jax.config.update("jax_compilation_cache_dir", directory)

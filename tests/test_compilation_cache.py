@@ -1,0 +1,54 @@
+"""The persistent compilation cache: off by default on CPU (slower there), on with a directory; a
+second process compiling the same program reads it back instead of compiling.
+
+Each case runs in a fresh process: JAX sets its cache up once, at the first compile."""
+
+import json
+import subprocess
+import sys
+
+import _pipeline_helpers as H
+
+PROGRAM = """
+import json, sys
+import jax, jax.numpy as jnp
+from stilts_jax import compilation_cache
+events = []
+jax.monitoring.register_event_listener(lambda name, **kw: events.append(name))
+directory = compilation_cache.enable(sys.argv[1])
+
+@jax.jit
+def f(x):  # unrolled, so it takes long enough to compile to be worth caching
+  for i in range(400):
+    x = jnp.sin(x) * 1.01 + i
+  return x
+
+f(jnp.ones(8)).block_until_ready()
+print(json.dumps({"directory": directory, "config": jax.config.jax_compilation_cache_dir,
+                  "hits": events.count("/jax/compilation_cache/cache_hits"),
+                  "misses": events.count("/jax/compilation_cache/cache_misses")}))
+"""
+
+
+def _run(setting: str) -> dict:
+  proc = subprocess.run([sys.executable, "-c", PROGRAM, setting], env=H.cli_env(),
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_default_is_off_on_cpu_and_none_is_off():
+  for setting in ("", "none", " NONE "):
+    assert _run(setting) == {"directory": None, "config": None, "hits": 0, "misses": 0}
+
+
+def test_a_second_process_reads_the_cache_back(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  first = _run("xla-cache")  # relative: taken against the working directory
+  assert first["directory"] == first["config"] == str(tmp_path / "xla-cache")
+  assert first["misses"] >= 1 and first["hits"] == 0
+  entries = sorted(p.name for p in (tmp_path / "xla-cache").iterdir())
+  assert any(name.startswith("jit_f-") for name in entries), entries
+  second = _run(str(tmp_path / "xla-cache"))
+  assert second["hits"] >= 1 and second["misses"] == 0
+  assert sorted(p.name for p in (tmp_path / "xla-cache").iterdir()) == entries
