@@ -111,10 +111,20 @@ def predictions(model, head: str, head_type: str, batch: Mapping[str, jax.Array]
 
 
 def make_predict_step(graphdef: nnx.GraphDef, head_types: Mapping[str, str]) -> Callable:
-  """`predict_step(params, batch, head=name) -> dict of arrays` (no dropout)."""
+  """`predict_step(params, batch, head=name) -> dict of arrays` (no dropout).
+
+  One jitted function per (model structure, heads): the dev evaluations inside a phase, its final
+  evaluation and every later phase with the same model reuse the executables compiled for each
+  bucket instead of compiling them again (the params are arguments, not constants)."""
+  return _predict_step(graphdef, tuple(sorted(head_types.items())))
+
+
+@functools.lru_cache(maxsize=16)
+def _predict_step(graphdef: nnx.GraphDef, head_types: tuple[tuple[str, str], ...]) -> Callable:
+  types = dict(head_types)
 
   def predict_step(params, batch, head: str):
-    return predictions(nnx.merge(graphdef, params), head, head_types[head], batch)
+    return predictions(nnx.merge(graphdef, params), head, types[head], batch)
 
   return jax.jit(predict_step, static_argnames=("head",))
 

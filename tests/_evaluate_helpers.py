@@ -148,7 +148,10 @@ class CountingStep:
 
 
 def predict_step_for(model: TaskModel):
+  """A freshly jitted predict step (make_predict_step caches them per model structure: a test
+  that counts compiles must start from none) and the model's params."""
   graphdef, params = nnx.split(model, nnx.Param)
+  steps._predict_step.cache_clear()
   return steps.make_predict_step(graphdef, dict(model.head_types)), nnx.to_pure_dict(params)
 
 

@@ -12,6 +12,7 @@ import dataclasses
 import jax
 import numpy as np
 import pytest
+from flax import nnx
 
 import _evaluate_helpers as H
 from stilts_jax import evaluate, steps
@@ -214,3 +215,18 @@ def test_result_rows_are_tidy(parts, reference):
     assert all(TIDY <= set(r) and r["intermediate"] == "mnli" for r in rows)
     assert {r["metric"] for r in rows} == RESULT_METRICS[task]
     assert all(r["target"] == H.spec_name(task) for r in rows)
+
+
+def test_predict_steps_are_shared_by_models_of_one_structure():
+  """Phases with the same model structure (the dev evaluations of a phase, its final evaluation,
+  the same target after another intermediate setting) reuse one jitted predict step, so each
+  bucket compiles once per run, not once per phase."""
+  mesh, model, _ = H.setup_for(None)
+  graphdef, _ = nnx.split(model, nnx.Param)
+  other_model = H.make_model(mesh)  # a second model, same structure
+  assert other_model is not model
+  other, _ = nnx.split(other_model, nnx.Param)
+  types = dict(model.head_types)
+  assert steps.make_predict_step(graphdef, types) is steps.make_predict_step(other, dict(types))
+  assert steps.make_predict_step(graphdef, {"xnli": "classification"}) is not \
+      steps.make_predict_step(graphdef, types)

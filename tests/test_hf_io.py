@@ -190,6 +190,7 @@ def test_unknown_hub_id_offline_is_a_clear_error(monkeypatch):
     stilts_jax.load_encoder("nobody-here/xlm-roberta-that-does-not-exist")
 
 
+@pytest.mark.slow
 def test_unknown_hub_id_with_no_network_is_a_clear_error(tmp_path):
   """The real failure mode on a TPU VM without egress: the Hub cannot be reached at all."""
   code = ("import stilts_jax\n"

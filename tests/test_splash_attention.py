@@ -178,6 +178,7 @@ def test_sharded_splash_equals_single_device_and_runs_per_shard(kernel_calls, re
   assert rel_err(flat(got_grads), flat(want_grads)) <= 1e-5
 
 
+@pytest.mark.slow
 def test_one_process_many_meshes_and_eager_calls():
   """Kernels are per trace: other meshes, eager calls and later jits in one process all work."""
   if len(jax.devices()) < 8:

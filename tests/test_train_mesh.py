@@ -8,6 +8,7 @@ What may differ is only the order of floating-point reductions across shards, he
 
 import jax
 import numpy as np
+import pytest
 from flax import nnx
 
 import _pipeline_helpers as H
@@ -38,6 +39,7 @@ def _run(mesh, workdir, grad_accum=1):
   return out, losses, params, init
 
 
+@pytest.mark.slow
 def test_one_device_and_8_device_mesh_train_the_same(tmp_path):
   # Gradient accumulation (optax.MultiSteps) on: it is the path with the most state to shard.
   grad_accum = 2

@@ -17,6 +17,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from flax.core import FrozenDict
 
 from stilts_jax.models.config import XLMRConfig
 from stilts_jax.models.xlmr import Dense, Dropout, EncoderOutput, LayerNorm, XLMREncoder
@@ -128,7 +129,8 @@ class TaskModel(nnx.Module):
     if needs_pooler and self.encoder.pooler is None:
       raise ValueError("a multiple_choice head needs the encoder's pooler, but the encoder has "
                        "none (its checkpoint had no pooler weights).")
-    self.head_types = {name: t for name, (t, _) in heads.items()}
+    # Frozen (hashable), so the graphdef is too: jitted steps are cached per model structure.
+    self.head_types = FrozenDict({name: t for name, (t, _) in heads.items()})
     # Prebuilt `head_modules` (loaded or created sharded) are used as they are.
     head_modules = head_modules or {}
     self.heads = nnx.Dict({name: head_modules.get(name) or make_head(t, cfg, n, rngs)
