@@ -116,17 +116,22 @@ def make_predict_step(graphdef: nnx.GraphDef, head_types: Mapping[str, str]) -> 
   One jitted function per (model structure, heads): the dev evaluations inside a phase, its final
   evaluation and every later phase with the same model reuse the executables compiled for each
   bucket instead of compiling them again (the params are arguments, not constants)."""
-  return _predict_step(graphdef, tuple(sorted(head_types.items())))
+  return _cached_predict_step(graphdef, tuple(sorted(head_types.items())))
 
 
-@functools.lru_cache(maxsize=16)
-def _predict_step(graphdef: nnx.GraphDef, head_types: tuple[tuple[str, str], ...]) -> Callable:
+def fresh_predict_step(graphdef: nnx.GraphDef, head_types: Mapping[str, str]) -> Callable:
+  """An uncached `make_predict_step`: its own jit, nothing compiled yet (to count compiles)."""
   types = dict(head_types)
 
   def predict_step(params, batch, head: str):
     return predictions(nnx.merge(graphdef, params), head, types[head], batch)
 
   return jax.jit(predict_step, static_argnames=("head",))
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_predict_step(graphdef: nnx.GraphDef, head_types: tuple) -> Callable:
+  return fresh_predict_step(graphdef, dict(head_types))
 
 
 POOLINGS = ("mean", "cls")  # sentence embeddings for retrieval (config.retrieval.pooling)

@@ -151,8 +151,7 @@ def predict_step_for(model: TaskModel):
   """A freshly jitted predict step (make_predict_step caches them per model structure: a test
   that counts compiles must start from none) and the model's params."""
   graphdef, params = nnx.split(model, nnx.Param)
-  steps._predict_step.cache_clear()
-  return steps.make_predict_step(graphdef, dict(model.head_types)), nnx.to_pure_dict(params)
+  return steps.fresh_predict_step(graphdef, model.head_types), nnx.to_pure_dict(params)
 
 
 def run_tasks(model: TaskModel, parts: dict[str, list[evaluate.EvalPart]], mesh,
