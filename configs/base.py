@@ -79,6 +79,9 @@ def get_config() -> ml_collections.ConfigDict:
       buckets=(64, 128, 256, 384, 512),
       train_limit=config_dict.placeholder(int),
       eval_limit=config_dict.placeholder(int),
+      # A training split may lose this fraction of its rows to bad rows (counted and logged);
+      # more stops the run. Evaluation splits never stop: their skips go with the results.
+      max_bad_row_fraction=0.01,
       subsample_seed=0))                 # which subset `task@pct` settings train on
   c.intermediate_train = phase(2, 32)
   # Training languages per intermediate task (default English), e.g. mnli_translated="en,de,hi,zh"

@@ -190,7 +190,8 @@ def result_rows(task: str, results, **fields) -> list[dict]:
   for part, scores, _ in results:
     for name, value in scores.items():
       rows.append(dict(fields, target=task, language=part.language, split=part.split,
-                       metric=RESULT_METRIC.get(name, name), value=float(value)))
+                       metric=RESULT_METRIC.get(name, name), value=float(value),
+                       data=part.loaded.data_summary()))
   return rows
 
 
@@ -231,7 +232,8 @@ def evaluate_retrieval_task(spec: TaskSpec, parts: Sequence[EvalPart], encoder, 
     src, src_emb = by_side[(part.split, part.language, "source")]
     trg, trg_emb = by_side[(part.split, part.language, "target")]
     gold = part.loaded.retrieval.gold
-    row = dict(fields, target=spec.name, language=part.language, split=part.split)
+    row = dict(fields, target=spec.name, language=part.language, split=part.split,
+               data=part.loaded.data_summary())
     if spec.name == "tatoeba":
       src_pos = {e.guid: i for i, e in enumerate(src)}
       trg_pos = {e.guid: i for i, e in enumerate(trg)}

@@ -61,7 +61,8 @@ class Context:
 
   def load(self, task: str, split: str, language: str, limit: int | None = None):
     overrides = dict(self.config.data.overrides) or None
-    return load_examples(task, split, language, data_overrides=overrides, limit=limit)
+    return load_examples(task, split, language, data_overrides=overrides, limit=limit,
+                         max_bad_fraction=self.config.data.max_bad_row_fraction)
 
   def featurize(self, spec, loaded, max_length: int | None):
     return featurize_split(spec, loaded, self.tokenizer, max_length=max_length,
@@ -110,10 +111,9 @@ def _phase_task(ctx: Context, spec, hp, fraction: float = 1.0) -> PhaseTask:
   limit = ctx.config.data.get("train_limit")
   overrides = dict(ctx.config.data.overrides) or None
   loaded = ctx.load(spec.name, "train", languages[0], limit) if len(languages) == 1 else \
-      load_examples_multi(spec.name, "train", languages, data_overrides=overrides, limit=limit)
+      load_examples_multi(spec.name, "train", languages, data_overrides=overrides, limit=limit,
+                          max_bad_fraction=ctx.config.data.max_bad_row_fraction)
   loaded = _subsample(loaded, fraction, ctx.config.data.subsample_seed)
-  if loaded.num_skipped:
-    log.info("%s train: skipped %s", spec.name, dict(loaded.skipped))
   features = ctx.featurize(spec, loaded, hp.max_length)
   # Model selection on the English dev set of the task actually trained on, as the paper (jiant):
   # MNLI dev for XNLI, SQuAD dev for XQuAD/MLQA; never the evaluated target data itself.
@@ -248,11 +248,8 @@ def _eval_parts(ctx: Context, spec, max_length: int | None) -> list[evaluate.Eva
     available = spec.languages_for(split)
     languages = [l for l in chosen.split(",") if l in available] if chosen else available
     for language in languages:
-      part = ctx.part(spec, split, language, ctx.config.data.get("eval_limit"), max_length)
-      if not part.loaded.examples:
-        log.warning("%s %s/%s has no examples; skipped", spec.name, split, language)
-        continue
-      parts.append(part)
+      # A language with no example is a DataError in the loader: never silently missing here.
+      parts.append(ctx.part(spec, split, language, ctx.config.data.get("eval_limit"), max_length))
   return parts
 
 

@@ -187,6 +187,11 @@ def validate(config) -> None:
     raise ConfigError(f"data.buckets={buckets}; expected increasing sequence lengths >= 8.")
   _positive("data.train_limit", data.train_limit, allow_none=True)
   _positive("data.eval_limit", data.eval_limit, allow_none=True)
+  if isinstance(data.max_bad_row_fraction, bool) or \
+      not isinstance(data.max_bad_row_fraction, (int, float)) or \
+      not 0 <= data.max_bad_row_fraction < 1:
+    raise ConfigError(f"data.max_bad_row_fraction={data.max_bad_row_fraction!r}; expected a "
+                      "fraction in [0, 1) of a training split's rows, e.g. 0.01.")
   _positive("retrieval.layer", config.retrieval.layer, minimum=0)
   _choice("retrieval.pooling", config.retrieval.pooling, POOLINGS)
 

@@ -325,13 +325,16 @@ def test_bucc_original_files_both_sides(overrides, tokenizer, tmp_path):
 
 @pytest.fixture
 def empty_split(overrides, tmp_path):
-  """A split with no rows, as the loader allows (an empty local file)."""
+  """A split with no examples. The loader refuses to return one (a language must never drop out
+  silently), but a caller's own filtering can still leave nothing."""
+  import dataclasses
   empty = tmp_path / "empty.jsonl"
   empty.write_text("")
-  loaded = tasks.load_examples("pawsx", "validation", "de",
-                               data_overrides=dict(overrides, **{"pawsx/validation/de": empty}))
-  assert len(loaded) == 0
-  return loaded
+  with pytest.raises(tasks.DataError, match="pawsx/validation/de: no examples"):
+    tasks.load_examples("pawsx", "validation", "de",
+                        data_overrides=dict(overrides, **{"pawsx/validation/de": empty}))
+  loaded = tasks.load_examples("pawsx", "validation", "de", data_overrides=overrides)
+  return dataclasses.replace(loaded, examples=())
 
 
 def test_empty_split_featurizes_to_empty_arrays(empty_split, tokenizer):

@@ -204,7 +204,11 @@ def test_result_rows_are_tidy(parts, reference):
     results = evaluate.evaluate_parts(spec, parts[task], _cheap_step(spec.task_type.value), mesh,
                                       H.GLOBAL_BATCH, H.BUCKETS)
     rows = evaluate.result_rows(task, results, intermediate="mnli", seed=3)
-    assert all(TIDY | {"seed"} == set(r) for r in rows), rows[0]
+    assert all(TIDY | {"seed", "data"} == set(r) for r in rows), rows[0]
+    # Each row says what its score was computed on: the examples of that language, no skips.
+    for part, _, _ in results:
+      assert {r["data"]["examples"] for r in rows if r["language"] == part.language
+              and r["split"] == part.split} == {len(part.loaded.examples)}
     assert {r["metric"] for r in rows} == RESULT_METRICS[task]
     keys = [(r["language"], r["split"], r["metric"]) for r in rows]
     assert len(keys) == len(set(keys)) == len(parts[task]) * len(RESULT_METRICS[task])
@@ -213,6 +217,7 @@ def test_result_rows_are_tidy(parts, reference):
   for task in ("tatoeba", "bucc2018", "bucc2018@original"):
     rows = list(reference[task].values())
     assert all(TIDY <= set(r) and r["intermediate"] == "mnli" for r in rows)
+    assert all(r["data"]["examples"] > 0 and r["data"]["skipped"] == {} for r in rows)
     assert {r["metric"] for r in rows} == RESULT_METRICS[task]
     assert all(r["target"] == H.spec_name(task) for r in rows)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import _pipeline_helpers as H
-from stilts_jax.demo_data import DEMO_LANGUAGES
+from stilts_jax.demo_data import DEMO_LANGUAGES, DemoSizes
 
 README = H.REPO / "README.md"
 INSTALL = "pip install -e . && "
@@ -124,9 +124,20 @@ def test_demo_completes_with_every_result_row(demo):
   for setting in SETTINGS:
     assert en_dev(setting, "xnli", "accuracy") > 40  # chance is 33.3
     assert en_dev(setting, "panx", "f1") > 50        # chance (random tags) is near 0
+  # Each row says what it was computed on; the demo's shifted Russian XQuAD answers (as on the
+  # Hub) were re-aligned, counted, and listed under the table.
+  shifted = -(-DemoSizes().eval // 10)
+  for r in rows:
+    if (r["target"], r["language"]) == ("xquad", "ru"):
+      assert r["data"]["repaired"] == {"answer_realigned": shifted}
+    else:
+      assert r["data"]["repaired"] == {} and r["data"]["skipped"] == {}
+    assert r["data"]["examples"] > 0
   # The table, plots and per-example predictions.
   md = (workdir / "results.md").read_text()
   assert "| intermediate | XNLI |" in md and "| mnli |" in md
+  assert (f"- XQuAD ru (validation): {DemoSizes().eval} examples; {shifted} answers re-aligned, "
+          f"0 answers dropped") in md
   assert (workdir / "results.csv").exists()
   plots = {p.name for p in (workdir / "plots").glob("*.png")}
   assert {f"per_language_{t}.png" for t in EXPECTED} | {"gains_heatmap.png"} <= plots

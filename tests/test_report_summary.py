@@ -243,3 +243,39 @@ def test_xtreme_r_rows_are_valid_but_outside_the_table(tmp_path):
   assert {r.target for r in loaded} == {"xcopa", "xnli"}
   summary = build_summary(loaded)
   assert all(t != "xcopa" for _, t in summary.cells)
+
+
+def test_repairs_and_skips_are_listed_under_the_table():
+  """A reader sees what each score's data lost or had fixed: "zh: 100 answers re-aligned"."""
+  fixed = {"examples": 1190, "rows_read": 1190, "skipped": {}, "repaired": {"answer_realigned": 100}}
+  lossy = {"examples": 1998, "rows_read": 2000, "skipped": {"bad_label": 1, "empty_text": 1},
+           "repaired": {}}
+  rows = _full(None, {"xquad": (60.0, 70.0), "pawsx": 80.0}, data={"examples": 1190})
+  for r in rows:
+    if (r["target"], r["language"]) == ("xquad", "zh"):
+      r["data"] = fixed
+    if (r["target"], r["language"]) == ("pawsx", "ko"):
+      r["data"] = lossy
+  summary = build_summary(load_rows(rows))
+  assert summary.data_notes == [
+      "PAWS-X ko (validation): 1998 examples; 2 of 2000 rows skipped (bad_label 1, empty_text 1)",
+      "XQuAD zh (validation): 1190 examples; 100 answers re-aligned, 0 answers dropped"]
+  md = to_markdown(summary)
+  assert "Data repaired or skipped" in md and "- XQuAD zh (validation): 1190 examples" in md
+  clean = build_summary(load_rows(_full(None, {"xquad": (60.0, 70.0)})))
+  assert clean.data_notes == [] and "Data repaired" not in to_markdown(clean)
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"examples": -1}, "data.examples must be a count"),
+    ({"skipped": {"bad_label": "2"}}, "data.skipped must map reasons to counts"),
+    ({"origin": "hub"}, "data must be an object with keys"),
+    ([1], "data must be an object")])
+def test_malformed_data_field_is_refused(data, message):
+  with pytest.raises(ResultsError, match=message):
+    load_rows([_row(None, "xnli", "de", "accuracy", 50.0, data=data)])
+
+
+def load_rows(rows):
+  from stilts_jax.report import parse_rows
+  return parse_rows(rows, "results.jsonl")

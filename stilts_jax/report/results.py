@@ -4,7 +4,9 @@ One JSON object per line. Required keys: `intermediate` (str, or null for the no
 XLM-R baseline), `target` (an XTREME task), `language`, `split` ("validation" | "test"), `metric`,
 `value` (a float in [0, 100]). Optional: `seed` (int), `model` (str), `bucc_source`
 ("bucc_original_files" | "hub_gold_pairs"), `step`, `config` (hex fingerprint of the recipe:
-hyperparameters, model, data; not the seed, so the seeds of one recipe share it).
+hyperparameters, model, data; not the seed, so the seeds of one recipe share it), `data` (what the
+score was computed on: `{"examples": int, "rows_read": int, "skipped": {reason: int},
+"repaired": {reason: int}}`, see `tasks.LoadedSplit.data_summary`).
 
 Every problem is reported with the file and line it came from; nothing is silently dropped, since a
 table computed from half-read results looks exactly like a real one. Rows still in memory (the
@@ -41,7 +43,9 @@ MAIN_METRIC = {"xnli": "accuracy", "pawsx": "accuracy", "tatoeba": "accuracy", "
 SPLITS = ("validation", "test")
 BUCC_SOURCES = ("bucc_original_files", "hub_gold_pairs")
 REQUIRED_KEYS = ("intermediate", "target", "language", "split", "metric", "value")
-OPTIONAL_KEYS = ("seed", "model", "bucc_source", "step", "config")
+OPTIONAL_KEYS = ("seed", "model", "bucc_source", "step", "config", "data")
+DATA_COUNTS = ("examples", "rows_read")
+DATA_REASONS = ("skipped", "repaired")
 
 
 class ResultsError(ValueError):
@@ -63,6 +67,7 @@ class ResultRow:
   step: int | None = None
   origin: str = ""
   config: str | None = None  # recipe fingerprint; seeds of one recipe share it
+  data: dict | None = dataclasses.field(default=None, compare=False)  # see the module docstring
 
   @property
   def key(self) -> tuple:
@@ -137,8 +142,25 @@ def _parse_row(obj, where: str) -> ResultRow:
   if config is not None and (not isinstance(config, str) or not config
                              or not set(config) <= set(string.hexdigits)):
     raise bad(f"config must be a non-empty hex fingerprint, got {config!r}")
+  data = obj.get("data")
+  if data is not None:
+    _check_data(data, bad)
   return ResultRow(inter, target, language, obj["split"], metric, value, seed, model, bucc_source,
-                   step, where, config)
+                   step, where, config, data)
+
+
+def _check_data(data, bad) -> None:
+  if not isinstance(data, dict) or set(data) - set(DATA_COUNTS + DATA_REASONS):
+    raise bad(f"data must be an object with keys {', '.join(DATA_COUNTS + DATA_REASONS)}, got "
+              f"{data!r:.80}")
+  for key in DATA_COUNTS:
+    if key in data and not (_is_int(data[key]) and data[key] >= 0):
+      raise bad(f"data.{key} must be a count, got {data[key]!r}")
+  for key in DATA_REASONS:
+    counts = data.get(key, {})
+    if not isinstance(counts, dict) or not all(
+        isinstance(k, str) and _is_int(v) and v >= 0 for k, v in counts.items()):
+      raise bad(f"data.{key} must map reasons to counts, got {counts!r:.80}")
 
 
 def parse_rows(objs: Iterable[dict], origin: str) -> list[ResultRow]:

@@ -75,6 +75,7 @@ class Summary:
   cells: dict[tuple[str | None, str], Cell]
   avg: dict[str | None, float | None]
   notes: list[str]  # footnotes (BUCC data source, model, `†` cells mixing recipes)
+  data_notes: list[str] = dataclasses.field(default_factory=list)  # repairs and skips
 
   @property
   def has_baseline(self) -> bool:
@@ -169,7 +170,33 @@ def build_summary(rows: Sequence[ResultRow], split: str = "validation") -> Summa
             f"(configs: {_configs_text(c.configs)}"
             + ("; none = rows without a config fingerprint" if None in c.configs else "") + ")."
             for (s, t), c in cells.items() if c.value is not None and c.mixed_configs]
-  return Summary(split, settings, cells, avg, notes)
+  return Summary(split, settings, cells, avg, notes, data_notes(rows))
+
+
+REPAIR_WORDS = {"answer_realigned": "answers re-aligned", "answer_dropped": "answers dropped"}
+
+
+def data_notes(rows: Sequence[ResultRow]) -> list[str]:
+  """One line per (target, split, language) whose data had rows skipped or answers repaired,
+  e.g. "XQuAD zh (validation): 1190 examples; 100 answers re-aligned, 0 answers dropped"."""
+  seen: dict[tuple, dict] = {}
+  for r in rows:
+    if r.data and (r.data.get("skipped") or r.data.get("repaired")):
+      seen.setdefault((TARGETS.index(r.target) if r.target in TARGETS else len(TARGETS),
+                       r.target, r.language, r.split), r.data)
+  lines = []
+  for (_, target, language, split), data in sorted(seen.items()):
+    parts = [f"{data.get('examples', '?')} examples"]
+    repaired = data.get("repaired") or {}
+    if repaired:
+      parts.append(", ".join(f"{repaired.get(k, 0)} {w}" for k, w in REPAIR_WORDS.items()))
+    skipped = data.get("skipped") or {}
+    if skipped:
+      read = data.get("rows_read")
+      parts.append(f"{sum(skipped.values())} of {read if read is not None else '?'} rows "
+                   f"skipped (" + ", ".join(f"{k} {n}" for k, n in sorted(skipped.items())) + ")")
+    lines.append(f"{TARGET_TITLES.get(target, target)} {language} ({split}): " + "; ".join(parts))
+  return lines
 
 
 def _configs_text(configs: Sequence[str | None]) -> str:
@@ -271,6 +298,9 @@ def to_markdown(summary: Summary) -> str:
           "" if not np.isfinite(v) else f"{v:+.1f}" + ("*" if p else "")
           for v, p in zip(g.values[i], g.partial[i])]))
     lines += ["", "- `*` gain over the languages both settings have (not the full list)."]
+  if summary.data_notes:
+    lines += ["", "Data repaired or skipped (counted by the loader; see tasks/convert.py)", "",
+              *(f"- {n}" for n in summary.data_notes)]
   return "\n".join(lines) + "\n"
 
 

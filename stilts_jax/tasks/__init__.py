@@ -17,8 +17,9 @@ from stilts_jax.tasks import intermediate as _intermediate  # noqa: F401  (regis
 from stilts_jax.tasks import target as _target  # noqa: F401  (registers tasks)
 from stilts_jax.tasks import xtreme_r as _xtreme_r  # noqa: F401  (registers tasks)
 from stilts_jax.tasks.convert import DataError
-from stilts_jax.tasks.loading import (LoadedSplit, LocalDataMissingError, RetrievalData,
-                                      load_examples, load_examples_multi, split_guid)
+from stilts_jax.tasks.loading import (HubSourceError, LoadedSplit, LocalDataMissingError,
+                                      RetrievalData, load_examples, load_examples_multi,
+                                      split_guid)
 from stilts_jax.tasks.raw_formats import CCGDataMissingError
 from stilts_jax.tasks.registry import (RegistryError, SourceSpec, TaskSpec, TaskType, get_source,
                                        get_task, list_override_keys, list_sources, list_tasks,
@@ -26,7 +27,8 @@ from stilts_jax.tasks.registry import (RegistryError, SourceSpec, TaskSpec, Task
                                        register_task, resolve_language)
 
 __all__ = [
-    "CCGDataMissingError", "DataError", "LoadedSplit", "LocalDataMissingError", "RegistryError",
+    "CCGDataMissingError", "DataError", "HubSourceError", "LoadedSplit", "LocalDataMissingError",
+    "RegistryError",
     "RetrievalData", "SourceSpec", "TaskSpec", "TaskType", "get_source", "get_task",
     "list_override_keys", "list_sources", "list_tasks", "load_examples", "load_examples_multi",
     "register_source", "register_task", "resolve_language", "split_guid",

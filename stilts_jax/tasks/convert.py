@@ -3,19 +3,29 @@
 Each converter takes one row (a dict, as `datasets` yields it) and a `RowContext`, and returns a
 canonical example from `stilts_jax.examples` (retrieval rows return a (source, target) pair).
 
-Bad-input policy (the same for every schema, so behaviour does not depend on which task you run):
+Bad-input policy (the same for every schema, so behaviour does not depend on which task you run).
+Real public data has a few bad rows in most large files; one of them must never cost a language:
 
-* Raise `DataError` (names task, split, source, row index and the expected schema) for data that
-  is malformed: a missing column, a value of the wrong type, a label outside the label list or an
-  unknown label name, answer text not found at `answer_start`, answer text/start lists of
-  different lengths, an empty answer text, tokens and tags of different lengths, a SQuAD-1.1-style
-  task row without answers, and a missing gold label where the source does not expect one.
-* Skip and count (`SkipRow`, tallied in `LoadedSplit.skipped` and logged once per reason):
-  - `no_gold_label`: gold marker -1 / "" in a labeled split of a source declared
-    `drop_no_gold` (SNLI: pairs without annotator majority carry no training signal);
-  - `empty_text`: a required text field (sentence, question, context, choice, sentence to embed)
-    or a token list is empty or whitespace-only; there is nothing to model, and a handful of such
-    rows exists in real Hub data, so failing a 500k-row load for one would be wrong.
+* Fatal `DataError` (names task, split, source, file and the expected schema) only for what is
+  wrong with a whole file: a missing column.
+* Every per-row problem is a `BadRow` (a `DataError` with a short `reason`): the loader skips the
+  row, counts it per reason in `LoadedSplit.skipped` and keeps the first messages. Reasons:
+  `wrong_type` (a value of the wrong type), `bad_label` (a label outside the label list, an
+  unknown label name, the no-gold marker where gold is expected), `wrong_shape` (answer text/start
+  lists of different lengths, tokens and tags of different lengths, the wrong number of choices),
+  `no_answer` (a SQuAD-1.1-style row without answers), `answer_not_in_context` (every answer was
+  dropped, see below). On a training split the loader stops when the skips (but for declared
+  ones, `EXPECTED_SKIPS`) exceed `max_bad_fraction` of the rows read (default 1%), naming
+  reasons and rows; on evaluation splits they are counted and reported with the results.
+* Skips that are not errors (`SkipRow`): `no_gold_label` (gold marker -1 / "" in a source declared
+  `drop_no_gold`: SNLI pairs without annotator majority), `empty_text` (a required text field or
+  token list is empty or whitespace-only: nothing to model).
+* SQuAD answers are repaired, answer by answer, and counted in `LoadedSplit.repaired`: an answer
+  whose text is not at `answer_start` is moved to the occurrence of its text nearest to
+  `answer_start` (`answer_realigned`: the Hub's XQuAD/MLQA/TyDiQA rows were built with
+  `context.strip()` and the answer `text.strip()` but `answer_start` unchanged); an answer whose
+  text is empty or nowhere in the context is dropped (`answer_dropped`). A question left with no
+  answer is skipped (`answer_not_in_context`); SQuAD 2.0's impossible questions never had one.
 * Unlabeled splits (declared in `SourceSpec.unlabeled_splits`, e.g. GLUE test) yield label None
   without looking at the label value.
 """
@@ -23,6 +33,7 @@ Bad-input policy (the same for every schema, so behaviour does not depend on whi
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -52,10 +63,25 @@ SCHEMAS: dict[str, str] = {
 # as these English questions for every language, XCOPA included (its rows keep 'cause'/'effect').
 COPA_QUESTIONS = {"cause": "What was the cause of this?", "effect": "What happened as a result?"}
 _NO_GOLD = (-1, "")
+# A training split may lose at most this fraction of its rows to skips (config
+# data.max_bad_row_fraction); more means the file is not what we think it is.
+DEFAULT_MAX_BAD_FRACTION = 0.01
+_DETAILS_KEPT = 3  # messages kept per skip reason, for the logs and errors
+# Skips a source declares as expected (SNLI's no-gold pairs): counted, but not bad rows.
+EXPECTED_SKIPS = frozenset({"no_gold_label"})
 
 
 class DataError(UserError, ValueError):
   """Malformed input data; the message says where (task/split/source/row) and what was expected."""
+
+
+class BadRow(DataError):
+  """One malformed row: skipped and counted under `reason` (see the module docstring)."""
+
+  def __init__(self, message: str, reason: str, short: str | None = None):
+    super().__init__(message)
+    self.reason = reason
+    self.short = short or message  # without the schema, for per-reason summaries
 
 
 class SkipRow(Exception):
@@ -64,6 +90,46 @@ class SkipRow(Exception):
   def __init__(self, reason: str):
     super().__init__(reason)
     self.reason = reason
+
+
+@dataclasses.dataclass
+class RowTally:
+  """What loading one (task, split, language) read, skipped (per reason, with the first few
+  messages) and repaired. Shared by the Hub-row loader and the raw-file readers."""
+  rows: int = 0
+  skipped: Counter = dataclasses.field(default_factory=Counter)
+  repaired: Counter = dataclasses.field(default_factory=Counter)
+  details: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+  schema: str | None = None  # quoted in errors, when the rows have one
+
+
+  def skip(self, reason: str, detail: str | None = None) -> None:
+    self.skipped[reason] += 1
+    kept = self.details.setdefault(reason, [])
+    if detail and len(kept) < _DETAILS_KEPT:
+      kept.append(detail)
+
+  def describe(self) -> str:
+    """'bad_label: 2 (first: ...); empty_text: 1' for logs and errors."""
+    parts = []
+    for reason, count in sorted(self.skipped.items()):
+      first = self.details.get(reason)
+      parts.append(f"{reason}: {count}" + (f" (first: {' | '.join(first)})" if first else ""))
+    return "; ".join(parts)
+
+  def check_fraction(self, what: str, max_fraction: float | None) -> None:
+    """Stops a training split that lost more than `max_fraction` of its rows."""
+    lost = sum(n for reason, n in self.skipped.items() if reason not in EXPECTED_SKIPS)
+    if max_fraction is None or not lost or lost <= max_fraction * self.rows:
+      return
+    raise DataError(
+        f"{what}: {lost} of {self.rows} rows ({100 * lost / self.rows:.1f}%) are bad, more "
+        f"than data.max_bad_row_fraction={max_fraction:g} allows for a training split. "
+        f"{self.describe()}. Fix the data, or raise --config.data.max_bad_row_fraction."
+        f"{self.schema_hint()}")
+
+  def schema_hint(self) -> str:
+    return f" Expected schema ({self.schema}): {SCHEMAS[self.schema]}." if self.schema else ""
 
 
 @dataclasses.dataclass
@@ -85,11 +151,21 @@ class RowContext:
   # ClassLabel names from the dataset features, per column (None: the column holds plain values).
   classlabel_names: Mapping[str, tuple[str, ...] | None] = dataclasses.field(default_factory=dict)
   row_index: int = 0
+  # Per-answer repairs (answer_realigned / answer_dropped), summed over the rows converted.
+  repaired: Counter = dataclasses.field(default_factory=Counter)
 
-  def error(self, message: str) -> DataError:
-    return DataError(
-        f"{self.task}/{self.split} (source {self.source!r}, {self.origin}, row {self.row_index}): "
-        f"{message}. Expected schema ({self.schema}): {SCHEMAS[self.schema]}.")
+  def where(self) -> str:
+    return f"{self.task}/{self.split} (source {self.source!r}, {self.origin}, row {self.row_index})"
+
+  def error(self, message: str, reason: str = "wrong_type") -> BadRow:
+    """A per-row problem: the loader skips and counts the row."""
+    return BadRow(f"{self.where()}: {message}. Expected schema ({self.schema}): "
+                  f"{SCHEMAS[self.schema]}.", reason, short=f"{self.where()}: {message}")
+
+  def fatal(self, message: str) -> DataError:
+    """A problem of the whole file (a missing column): loading stops."""
+    return DataError(f"{self.where()}: {message}. Expected schema ({self.schema}): "
+                     f"{SCHEMAS[self.schema]}.")
 
   def guid(self, row_id: Any) -> str:
     # language/source/hub_split/id: unique across the sources a split concatenates.
@@ -101,7 +177,7 @@ class RowContext:
   def value(self, row: Mapping[str, Any], field: str) -> Any:
     name = self.col(field)
     if name not in row:
-      raise self.error(f"missing column {name!r} (row has: {', '.join(sorted(row))})")
+      raise self.fatal(f"missing column {name!r} (row has: {', '.join(sorted(row))})")
     return row[name]
 
   def text(self, row: Mapping[str, Any], field: str) -> str:
@@ -134,22 +210,22 @@ class RowContext:
       if self.drop_no_gold:
         raise SkipRow("no_gold_label")
       raise self.error(f"label column {column!r} has the no-gold marker {value!r} in a labeled "
-                       f"split")
+                       f"split", "bad_label")
     if isinstance(value, str):
       if value not in names:
         raise self.error(f"unknown label {value!r} in column {column!r}; valid labels: "
-                         f"{', '.join(names)}")
+                         f"{', '.join(names)}", "bad_label")
       return names.index(value)
     stored = self.classlabel_names.get(column)
     if stored is not None and tuple(stored) != names:
       # A file whose ClassLabel order differs from ours: translate by name, never by position.
       if not 0 <= value < len(stored) or stored[value] not in names:
         raise self.error(f"label {value} in column {column!r} is not one of ClassLabel "
-                         f"{list(stored)} mapped onto {list(names)}")
+                         f"{list(stored)} mapped onto {list(names)}", "bad_label")
       return names.index(stored[value])
     if not 0 <= value < len(names):
       raise self.error(f"label {value} in column {column!r} is out of range [0, {len(names)}) "
-                       f"for labels {', '.join(names)}")
+                       f"for labels {', '.join(names)}", "bad_label")
     return value
 
 
@@ -176,19 +252,38 @@ def squad(row: Mapping[str, Any], ctx: RowContext) -> SpanExample:
     raise ctx.error(f"answers.answer_start must be a list of ints, got {starts!r:.80}")
   if len(texts) != len(starts):
     raise ctx.error(f"answers.text has {len(texts)} entries but answers.answer_start has "
-                    f"{len(starts)}")
+                    f"{len(starts)}", "wrong_shape")
+  if not texts and not ctx.squad_v2:
+    raise ctx.error("no answers, but this is a SQuAD 1.1-style task (every question answerable)",
+                    "no_answer")
   parsed = []
-  for k, (text, start) in enumerate(zip(texts, starts)):
-    if not text:
-      raise ctx.error(f"answer {k} has empty text")
-    if context[start:start + len(text)] != text:
-      raise ctx.error(f"answer {k} text {text!r} is not at answer_start {start} (context there: "
-                      f"{context[max(start, 0):max(start, 0) + len(text)]!r})")
-    parsed.append(Answer(text=text, start=start))
-  if not parsed and not ctx.squad_v2:
-    raise ctx.error("no answers, but this is a SQuAD 1.1-style task (every question answerable)")
+  for text, start in zip(texts, starts):
+    aligned = align_answer(context, text, start)
+    if aligned is None:
+      ctx.repaired["answer_dropped"] += 1
+      continue
+    if aligned != start:
+      ctx.repaired["answer_realigned"] += 1
+    parsed.append(Answer(text=text, start=aligned))
+  if texts and not parsed:
+    raise ctx.error(f"no answer text {texts!r:.80} occurs in the context", "answer_not_in_context")
   return SpanExample(guid=ctx.guid(row_id), question=question, context=context,
                      answers=tuple(parsed), is_impossible=not parsed, language=ctx.language)
+
+
+def align_answer(context: str, text: str, start: int) -> int | None:
+  """`start` if `text` is there, else the occurrence of `text` nearest to `start` (the earlier one
+  on a tie), or None when `text` is empty or not in `context`."""
+  if not text:
+    return None
+  if start >= 0 and context.startswith(text, start):
+    return start
+  best, pos = None, context.find(text)
+  while pos >= 0:
+    if best is None or abs(pos - start) < abs(best - start):
+      best = pos
+    pos = context.find(text, pos + 1)
+  return best
 
 
 def hellaswag(row: Mapping[str, Any], ctx: RowContext) -> ChoiceExample:
@@ -198,7 +293,7 @@ def hellaswag(row: Mapping[str, Any], ctx: RowContext) -> ChoiceExample:
     raise ctx.error(f"ctx_b must be a string, got {ctx_b!r:.40}")
   endings = ctx.str_list(ctx.value(row, "endings"), "endings")
   if len(endings) != len(ctx.labels):
-    raise ctx.error(f"expected {len(ctx.labels)} endings, got {len(endings)}")
+    raise ctx.error(f"expected {len(ctx.labels)} endings, got {len(endings)}", "wrong_shape")
   # As jiant: the choice is ctx_b continued by the ending (ctx_b is "" for some WikiHow rows).
   choices = tuple(ctx.check_text(f"{ctx_b} {e}" if ctx_b.strip() else e, "endings")
                   for e in endings)
@@ -225,7 +320,7 @@ def commonsenseqa(row: Mapping[str, Any], ctx: RowContext) -> ChoiceExample:
                 for t in ctx.str_list(choices["text"], "choices.text"))
   if tuple(keys) != ctx.labels or len(texts) != len(keys):
     raise ctx.error(f"choices.label must be {list(ctx.labels)} with one text each, got "
-                    f"{keys} and {len(texts)} texts")
+                    f"{keys} and {len(texts)} texts", "wrong_shape")
   label = ctx.label(ctx.value(row, "answerKey"), "answerKey") if ctx.labeled else None
   return ChoiceExample(guid=ctx.guid(ctx.value(row, "id")), prompt=question, choices=texts,
                        label=label, language=ctx.language)
@@ -238,7 +333,7 @@ def copa(row: Mapping[str, Any], ctx: RowContext) -> ChoiceExample:
   relation = ctx.value(row, "question")
   if relation not in COPA_QUESTIONS:
     raise ctx.error(f"question must be one of {', '.join(map(repr, COPA_QUESTIONS))}, got "
-                    f"{relation!r:.40}")
+                    f"{relation!r:.40}", "bad_label")
   choices = (ctx.text(row, "choice1"), ctx.text(row, "choice2"))
   label = ctx.label(ctx.value(row, "label"), "label") if ctx.labeled else None
   return ChoiceExample(guid=ctx.guid(ctx.value(row, "idx")),
@@ -256,7 +351,8 @@ def tagging(row: Mapping[str, Any], ctx: RowContext) -> TagExample:
     if not isinstance(tags, (list, tuple)):
       raise ctx.error(f"{ctx.col('tags')} must be a list, got {tags!r:.60}")
     if len(tags) != len(tokens):
-      raise ctx.error(f"{len(tokens)} tokens but {len(tags)} tags in {ctx.col('tags')!r}")
+      raise ctx.error(f"{len(tokens)} tokens but {len(tags)} tags in {ctx.col('tags')!r}",
+                      "wrong_shape")
     labels = tuple(ctx.label(t, ctx.col("tags"), allow_no_gold=False) for t in tags)
   return TagExample(guid=ctx.guid(ctx.row_id(row)), words=tuple(tokens), labels=labels,
                     language=ctx.language)

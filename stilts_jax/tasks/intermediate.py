@@ -7,7 +7,9 @@ MNLI-trained head transfers without a permutation.
 
 from __future__ import annotations
 
-from stilts_jax.tasks.registry import SourceSpec, TaskSpec, TaskType, register_source, register_task
+from stilts_jax.tasks.registry import (CONVERSION_PARQUET, MAIN_PARQUET, PARQUET_CONVERSION,
+                                       SourceSpec, TaskSpec, TaskType, register_source,
+                                       register_task)
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")  # glue/mnli, snli, anli ClassLabel order
 QQP_LABELS = ("not_duplicate", "duplicate")
@@ -22,52 +24,58 @@ MNLI = register_source(SourceSpec(
     # "validation" is the matched dev set, as in jiant and the XTREME XNLI recipe.
     splits={"train": ("train",), "validation": ("validation_matched",),
             "validation_mismatched": ("validation_mismatched",), "test": ("test_matched",)},
-    unlabeled_splits=frozenset({"test_matched", "test_mismatched"})))
+    unlabeled_splits=frozenset({"test_matched", "test_mismatched"}), hub_files=MAIN_PARQUET))
 
 SNLI = register_source(SourceSpec(
     name="snli", hub_id="stanfordnlp/snli", config="plain_text", schema="pair",
     columns=_NLI_COLUMNS,
     splits={"train": ("train",), "validation": ("validation",), "test": ("test",)},
-    drop_no_gold=True))
+    drop_no_gold=True, hub_files=MAIN_PARQUET))
 
 ANLI = register_source(SourceSpec(
     name="anli", hub_id="facebook/anli", config="plain_text", schema="pair",
     columns={**_NLI_COLUMNS, "id": "uid"},
     splits={"train": ("train_r1", "train_r2", "train_r3"),
             "validation": ("dev_r1", "dev_r2", "dev_r3"),
-            "test": ("test_r1", "test_r2", "test_r3")}))
+            "test": ("test_r1", "test_r2", "test_r3")}, hub_files=MAIN_PARQUET))
 
 QQP = register_source(SourceSpec(
     name="qqp", hub_id="nyu-mll/glue", config="qqp", schema="pair",
     columns={"text_a": "question1", "text_b": "question2", "label": "label", "id": "idx"},
     splits={"train": ("train",), "validation": ("validation",), "test": ("test",)},
-    unlabeled_splits=frozenset({"test"})))
+    unlabeled_splits=frozenset({"test"}), hub_files=MAIN_PARQUET))
 
 SQUAD_V1 = register_source(SourceSpec(
     name="squad_v1", hub_id="rajpurkar/squad", config="plain_text", schema="squad",
-    splits={"train": ("train",), "validation": ("validation",)}))
+    splits={"train": ("train",), "validation": ("validation",)}, hub_files=MAIN_PARQUET))
 
 SQUAD_V2 = register_source(SourceSpec(
     name="squad_v2", hub_id="rajpurkar/squad_v2", config="squad_v2", schema="squad",
-    splits={"train": ("train",), "validation": ("validation",)}))
+    splits={"train": ("train",), "validation": ("validation",)}, hub_files=MAIN_PARQUET))
 
 HELLASWAG = register_source(SourceSpec(
-    # The repo's main branch is a loading script (hellaswag.py); datasets>=4 cannot run scripts
-    # and we never pass trust_remote_code, so read the Hub's parquet conversion branch instead.
-    name="hellaswag", hub_id="Rowan/hellaswag", revision="refs/convert/parquet", schema="hellaswag",
+    # The repo's main branch was a loading script (hellaswag.py) for years; the Hub's parquet
+    # conversion branch has held the same rows all along, so pin that (datasets>=4 cannot run
+    # scripts and we never pass trust_remote_code).
+    name="hellaswag", hub_id="Rowan/hellaswag", revision=PARQUET_CONVERSION, schema="hellaswag",
     splits={"train": ("train",), "validation": ("validation",), "test": ("test",)},
-    unlabeled_splits=frozenset({"test"})))
+    unlabeled_splits=frozenset({"test"}), hub_files=CONVERSION_PARQUET))
 
 COSMOSQA = register_source(SourceSpec(
-    name="cosmosqa", hub_id="allenai/cosmos_qa", schema="cosmosqa",
+    # Main is still the loading script (cosmos_qa.py): read the parquet conversion branch, or
+    # the official release (github.com/wilburOne/cosmosqa data/: train.csv, valid.csv,
+    # test.jsonl, the same columns) through data.overrides.cosmosqa=DIR.
+    name="cosmosqa", hub_id="allenai/cosmos_qa", revision=PARQUET_CONVERSION, schema="cosmosqa",
     splits={"train": ("train",), "validation": ("validation",), "test": ("test",)},
     # The public test split ships without answers (label -1).
-    unlabeled_splits=frozenset({"test"})))
+    unlabeled_splits=frozenset({"test"}), hub_files=CONVERSION_PARQUET,
+    official_files={"train": ("train.csv",), "validation": ("valid.csv",),
+                    "test": ("test.jsonl",)}))
 
 COMMONSENSEQA = register_source(SourceSpec(
     name="commonsenseqa", hub_id="tau/commonsense_qa", schema="commonsenseqa",
     splits={"train": ("train",), "validation": ("validation",), "test": ("test",)},
-    unlabeled_splits=frozenset({"test"})))
+    unlabeled_splits=frozenset({"test"}), hub_files="data/{split}-*.parquet"))
 
 _ALL = ("train", "validation", "test")
 

@@ -29,7 +29,6 @@ original BUCC 2018 files (detected by name, see raw_formats.py), recorded as
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import logging
 import os
@@ -40,7 +39,8 @@ from typing import Any
 from stilts_jax.errors import UserError
 from stilts_jax.examples import Example, SentenceExample
 from stilts_jax.tasks import raw_formats
-from stilts_jax.tasks.convert import CONVERTERS, SCHEMAS, DataError, RowContext, SkipRow
+from stilts_jax.tasks.convert import (CONVERTERS, DEFAULT_MAX_BAD_FRACTION, SCHEMAS, BadRow,
+                                      DataError, RowContext, RowTally, SkipRow)
 from stilts_jax.tasks.registry import (SourceSpec, TaskSpec, TaskType, get_source, get_task,
                                        resolve_language)
 
@@ -53,6 +53,11 @@ Overrides = Mapping[str, "str | os.PathLike[str]"]
 
 class LocalDataMissingError(UserError, FileNotFoundError):
   """A source with no Hub copy was asked for without a data_overrides entry; says what to give."""
+
+
+class HubSourceError(UserError, RuntimeError):
+  """The Hub repository at the declared revision is a loading script, which datasets >= 4 will not
+  run (and we never pass trust_remote_code); says how to get the data instead."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,9 +73,12 @@ class LoadedSplit:
   """One (task, split, language) as canonical examples, with what was skipped and from where.
 
   `source_kind`: "hub_rows" (Hub or a local file in the Hub schema), "bucc_original_files",
-  "hub_gold_pairs" (BUCC from the bucc18 configs), or "ccg_files". `origins` lists every place
-  read ("hub:<id>/<config>@<revision>:<split>" or "local:<path>"). For retrieval tasks `examples`
-  is source side + target side and `retrieval` holds the two sides and the gold pairs.
+  "hub_gold_pairs" (BUCC from the bucc18 configs), "tatoeba_files" or "ccg_files". `origins`
+  lists every place read ("hub:<id>/<config>@<revision>:<split>" or "local:<path>"). For retrieval
+  tasks `examples` is source side + target side and `retrieval` holds the two sides and the gold
+  pairs. `rows_read` counts the rows of this language that were read, `skipped` the rows dropped
+  per reason (first messages in `skip_details`), `repaired` what was fixed in kept rows (SQuAD
+  answers re-aligned or dropped); see convert.py for the policy.
   """
   task: str
   split: str
@@ -81,10 +89,20 @@ class LoadedSplit:
   origins: tuple[str, ...]
   source_kind: str
   retrieval: RetrievalData | None = None
+  repaired: Mapping[str, int] = dataclasses.field(default_factory=dict)
+  rows_read: int = 0
+  skip_details: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
   @property
   def num_skipped(self) -> int:
     return sum(self.skipped.values())
+
+  def data_summary(self) -> dict[str, Any]:
+    """What a result was computed on, for its result rows (`data`): the examples scored, the
+    rows read, and what was skipped and repaired per reason."""
+    examples = len(self.retrieval.gold) if self.retrieval is not None else len(self.examples)
+    return {"examples": examples, "rows_read": self.rows_read, "skipped": dict(self.skipped),
+            "repaired": dict(self.repaired)}
 
   def __len__(self) -> int:
     return len(self.examples)
@@ -96,31 +114,86 @@ def split_guid(guid: str) -> tuple[str, ...]:
 
 
 def load_examples(task_name: str, split: str, language: str | None = None,
-                  data_overrides: Overrides | None = None, limit: int | None = None) -> LoadedSplit:
-  """Loads (task, split, language) as canonical examples; see the module docstring."""
+                  data_overrides: Overrides | None = None, limit: int | None = None,
+                  max_bad_fraction: float | None = DEFAULT_MAX_BAD_FRACTION) -> LoadedSplit:
+  """Loads (task, split, language) as canonical examples; see the module docstring.
+
+  Bad rows are skipped and counted; a `train` split that skips more than `max_bad_fraction` of
+  its rows raises `DataError` (None: never). A split that yields no example raises `DataError`
+  saying what was read, so a language can never drop out of the results unnoticed.
+  """
   task = get_task(task_name)
   language = resolve_language(task, split, language)
   overrides = {str(k): os.fspath(v) for k, v in (data_overrides or {}).items() if v}  # "": Hub
+  tally = RowTally()
   if task.name == "ccg":
-    return _load_ccg(task, split, overrides, limit)
-  if task.task_type == TaskType.RETRIEVAL:
-    return _load_retrieval(task, split, language, overrides, limit)
+    loaded = _load_ccg(task, split, overrides, limit, tally)
+  elif task.task_type == TaskType.RETRIEVAL:
+    loaded = _load_retrieval(task, split, language, overrides, limit, tally)
+  else:
+    loaded = _load_rows(task, split, language, overrides, limit, tally)
+  _report(loaded, tally, max_bad_fraction if split == "train" else None)
+  return loaded
 
+
+def _load_rows(task: TaskSpec, split: str, language: str, overrides: dict[str, str],
+               limit: int | None, tally: RowTally) -> LoadedSplit:
   examples: list[Example] = []
-  skipped: Counter = Counter()
   origins: list[str] = []
+  seen: Counter = Counter()  # language-column values of the rows read (for the no-rows error)
   for source_name in task.sources[split]:
     source = get_source(source_name)
-    for origin, rows, features, hub_split in _read_source(source, split, language, overrides):
+    tally.schema = tally.schema or source.schema
+    for origin, rows, features, hub_split in _read_source(source, split, language, overrides,
+                                                          seen, tally):
       origins.append(origin)
-      ctx = _context(task, split, source, origin, hub_split, language, features)
+      ctx = _context(task, split, source, origin, hub_split, language, features, tally)
       remaining = None if limit is None else limit - len(examples)
       if remaining is not None and remaining <= 0:
         break
-      examples.extend(_convert_rows(rows, ctx, skipped, remaining))
-  _log_skips(task.name, split, language, skipped)
-  return LoadedSplit(task.name, split, language, tuple(examples), task.labels, dict(skipped),
-                     tuple(origins), "hub_rows")
+      examples.extend(_convert_rows(rows, ctx, tally, remaining))
+  if not examples and limit != 0:
+    raise DataError(_no_examples(task.name, split, language, origins, tally, seen,
+                                 [get_source(n) for n in task.sources[split]]))
+  return _loaded(task.name, split, language, examples, task.labels, origins, "hub_rows", tally)
+
+
+def _loaded(task: str, split: str, language: str, examples, labels, origins, kind: str,
+            tally: RowTally, retrieval: RetrievalData | None = None) -> LoadedSplit:
+  return LoadedSplit(task, split, language, tuple(examples), labels, dict(tally.skipped),
+                     tuple(origins), kind, retrieval=retrieval, repaired=dict(tally.repaired),
+                     rows_read=tally.rows,
+                     skip_details={k: tuple(v) for k, v in tally.details.items()})
+
+
+def _no_examples(task: str, split: str, language: str, origins: Sequence[str], tally: RowTally,
+                 seen: Counter, sources: Sequence[SourceSpec]) -> str:
+  read = f"{tally.rows} row(s) of language {language!r}" if tally.rows else "no rows"
+  msg = f"{task}/{split}/{language}: no examples. Read {read} from {', '.join(origins) or '-'}"
+  filtered = [s for s in sources if s.lang_filter]
+  if not tally.rows and filtered and seen:
+    source = filtered[0]
+    kind, _, column = source.lang_filter.partition(":")
+    values = ", ".join(f"{v!r} ({n})" for v, n in seen.most_common(8))
+    what = f"the {column!r} column holds" if kind == "column" else "the ids start with"
+    msg += (f"; {what} {values}, but {source.lang_value(language)!r} was expected for "
+            f"{language!r}")
+  if tally.skipped:
+    msg += f"; every row was skipped: {tally.describe()}"
+  return msg + ". Check that the data.overrides file is the one for this language and split." + (
+      tally.schema_hint() if tally.skipped else "")
+
+
+def _report(loaded: LoadedSplit, tally: RowTally, max_bad_fraction: float | None) -> None:
+  where = f"{loaded.task}/{loaded.split}/{loaded.language}"
+  if tally.repaired:
+    log.warning("%s: repaired %s in %d kept examples.", where,
+                ", ".join(f"{n} {k}" for k, n in sorted(tally.repaired.items())),
+                len(loaded.examples))
+  if tally.skipped:
+    log.warning("%s: skipped %d of %d row(s): %s.", where, sum(tally.skipped.values()),
+                tally.rows, tally.describe())
+  tally.check_fraction(where, max_bad_fraction)
 
 
 def load_examples_multi(task_name: str, split: str, languages: Sequence[str],
@@ -153,16 +226,19 @@ def load_examples_multi(task_name: str, split: str, languages: Sequence[str],
                       f"twice; examples of a concatenated split must have unique guids.")
     seen.add(e.guid)
   skipped: Counter = Counter()
+  repaired: Counter = Counter()
   for p in parts:
     skipped.update(p.skipped)
+    repaired.update(p.repaired)
   kinds = sorted({p.source_kind for p in parts})
   return LoadedSplit(parts[0].task, split, "+".join(languages), examples, parts[0].label_names,
-                     dict(skipped), tuple(o for p in parts for o in p.origins), "+".join(kinds))
+                     dict(skipped), tuple(o for p in parts for o in p.origins), "+".join(kinds),
+                     repaired=dict(repaired), rows_read=sum(p.rows_read for p in parts))
 
 
 def _context(task: TaskSpec, split: str, source: SourceSpec, origin: str, hub_split: str,
-             language: str, features: Mapping[str, Any]) -> RowContext:
-  return RowContext(
+             language: str, features: Mapping[str, Any], tally: RowTally) -> RowContext:
+  return RowContext(repaired=tally.repaired,
       task=task.name, split=split, source=source.name, origin=origin, hub_split=hub_split,
       language=language, schema=source.schema, columns=source.columns, labels=task.labels,
       labeled=hub_split not in source.unlabeled_splits, drop_no_gold=source.drop_no_gold,
@@ -179,37 +255,36 @@ def _classlabel_names(features: Mapping[str, Any]) -> dict[str, tuple[str, ...] 
 
 
 def _convert_rows(rows: Iterator[tuple[int, Mapping[str, Any]]], ctx: RowContext,
-                  skipped: Counter, limit: int | None) -> list:
+                  tally: RowTally, limit: int | None) -> list:
   convert = CONVERTERS[ctx.schema]
   out: list = []
   for index, row in rows:
     if limit is not None and len(out) >= limit:
       break
     ctx.row_index = index
+    tally.rows += 1
     try:
       out.append(convert(row, ctx))
     except SkipRow as skip:
-      skipped[skip.reason] += 1
+      tally.skip(skip.reason)
+    except BadRow as bad:
+      tally.skip(bad.reason, bad.short)
   return out
-
-
-def _log_skips(task: str, split: str, language: str, skipped: Counter) -> None:
-  for reason, count in sorted(skipped.items()):
-    log.warning("%s/%s/%s: skipped %d row(s) (%s).", task, split, language, count, reason)
 
 
 # --------------------------------------------------------------------------- reading sources
 
 
-def _read_source(source: SourceSpec, split: str, language: str, overrides: dict[str, str]):
+def _read_source(source: SourceSpec, split: str, language: str, overrides: dict[str, str],
+                 seen: Counter, tally: RowTally):
   """Yields (origin, indexed rows filtered to `language`, features, hub_split) per Hub split."""
   override, source_level = _override_path(source, split, language, overrides)
   hub_splits = source.splits[split]
   if override is not None and os.path.isfile(override):
     # One file stands for the whole split (e.g. all three ANLI rounds); its rows are treated as
     # the first Hub split's (guids, and whether gold labels are expected).
-    ds = _load_local(override)
-    yield f"local:{override}", _filtered(ds, source, language), ds.features, hub_splits[0]
+    ds = _load_local(override, tally)
+    yield f"local:{override}", _filtered(ds, source, language, seen), ds.features, hub_splits[0]
     return
   if override is None and source.hub_id is None:
     keys = ", ".join(repr(k) for k in _override_keys(source, split, language))
@@ -220,10 +295,10 @@ def _read_source(source: SourceSpec, split: str, language: str, overrides: dict[
   for hub_split in hub_splits:
     if override is not None:
       path = _find_in_dir(override, source, hub_split, language, source_level)
-      ds, origin = _load_local(path), f"local:{path}"
+      ds, origin = _load_local(path, tally), f"local:{path}"
     else:
       ds, origin = _load_hub(source, hub_split, language)
-    yield origin, _filtered(ds, source, language), ds.features, hub_split
+    yield origin, _filtered(ds, source, language, seen), ds.features, hub_split
 
 
 def _override_path(source: SourceSpec, split: str, language: str,
@@ -249,6 +324,9 @@ def _override_keys(source: SourceSpec, split: str, language: str) -> tuple[str, 
 
 def _find_in_dir(directory: str, source: SourceSpec, hub_split: str, language: str,
                  source_level: bool) -> str:
+  """The file for (hub_split, language) under an override directory: the Hub mirror layout
+  (`{config}/{hub_split}.{ext}`, `{hub_split}.{ext}`) or the official release's file names
+  (`SourceSpec.official_files`, e.g. PAWS-X `x-final/{lang}/dev_2k.tsv`, `xquad.{lang}.json`)."""
   config = source.hub_config(language)
   stems = [os.path.join(directory, config, hub_split)] if config else []
   # A source-level directory covers every language, so `{dir}/{hub_split}` would be ambiguous for
@@ -256,6 +334,13 @@ def _find_in_dir(directory: str, source: SourceSpec, hub_split: str, language: s
   if not (source_level and source.per_language_config):
     stems.append(os.path.join(directory, hub_split))
   candidates = [stem + ext for stem in stems for ext in FILE_BUILDERS]
+  names = {"lang": language, "name": source.lang_value(language)}
+  for template in source.official_files.get(hub_split, ()):
+    candidates.append(os.path.join(directory, template.format(**names)))
+    # The same file directly in a language's own directory (`x-final/ko` given for `ko`).
+    base = os.path.basename(template)
+    if base != template and not (source_level and "{" not in base):
+      candidates.append(os.path.join(directory, base.format(**names)))
   for path in candidates:
     if os.path.isfile(path):
       return path
@@ -264,7 +349,7 @@ def _find_in_dir(directory: str, source: SourceSpec, hub_split: str, language: s
       f"directory {directory}. Tried: {', '.join(candidates)}.")
 
 
-def _load_local(path: str):
+def _load_local(path: str, tally: RowTally):
   import datasets
   ext = os.path.splitext(path)[1].lower()
   if ext not in FILE_BUILDERS:
@@ -273,14 +358,17 @@ def _load_local(path: str):
     return datasets.Dataset.from_list([])  # no rows (the builders cannot infer a schema from it)
   if ext == ".json":
     rows = raw_formats.read_nested_squad(path)
-    if rows is not None:  # original SQuAD layout (XTREME's translate-train files): flatten
+    if rows is not None:  # original SQuAD layout (XQuAD, MLQA, TyDiQA-GoldP files): flatten
       return datasets.Dataset.from_list(rows)
-  kwargs: dict[str, Any] = {}
-  if FILE_BUILDERS[ext] == "csv":
-    # Keep empty cells as "" (pandas would make them NaN) so they hit the empty-text policy.
-    kwargs.update(keep_default_na=False)
-    if ext == ".tsv":
-      kwargs.update(sep="\t", quoting=csv.QUOTE_NONE)  # PAWS-X style TSVs contain bare quotes
+  if ext == ".tsv":
+    # A plain tab split, as XTREME reads PAWS-X: CSV quoting would swallow rows with a '"'.
+    rows, bad = raw_formats.read_tsv(path)
+    for line_no, message in bad:
+      tally.rows += 1
+      tally.skip("wrong_shape", f"local:{path}, line {line_no}: {message}")
+    return datasets.Dataset.from_list(rows)
+  # Keep empty cells as "" (pandas would make them NaN) so they hit the empty-text policy.
+  kwargs = {"keep_default_na": False} if ext == ".csv" else {}
   return datasets.load_dataset(FILE_BUILDERS[ext], data_files={"rows": path}, split="rows",
                                **kwargs)
 
@@ -288,13 +376,24 @@ def _load_local(path: str):
 def _load_hub(source: SourceSpec, hub_split: str, language: str):
   import datasets
   config = source.hub_config(language)
-  ds = datasets.load_dataset(source.hub_id, config, split=hub_split, revision=source.revision)
-  origin = f"hub:{source.hub_id}/{config or 'default'}@{source.revision or 'main'}:{hub_split}"
-  return ds, origin
+  where = f"{source.hub_id}/{config or 'default'}@{source.revision or 'main'}"
+  try:
+    ds = datasets.load_dataset(source.hub_id, config, split=hub_split, revision=source.revision)
+  except RuntimeError as e:
+    if "scripts are no longer supported" not in str(e):
+      raise
+    raise HubSourceError(
+        f"Source {source.name!r}: the Hub repository {where} holds a loading script ({e}), which "
+        f"datasets >= 4 does not run (and stilts-jax never passes trust_remote_code). Download "
+        f"the official files and pass --config.data.overrides.{source.name}=DIR (docs/data.md "
+        f"says where each source's files are).") from None
+  return ds, f"hub:{where}:{hub_split}"
 
 
-def _filtered(ds, source: SourceSpec, language: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
-  """Rows (with their index in the file) of `language`, for sources with all languages mixed."""
+def _filtered(ds, source: SourceSpec, language: str,
+              seen: Counter) -> Iterator[tuple[int, Mapping[str, Any]]]:
+  """Rows (with their index in the file) of `language`, for sources with all languages mixed.
+  `seen` tallies the language values met, for the error when none is the one wanted."""
   if source.lang_filter is None:
     yield from enumerate(ds)
     return
@@ -308,61 +407,92 @@ def _filtered(ds, source: SourceSpec, language: str) -> Iterator[tuple[int, Mapp
     value = str(row[column])
     if (value == wanted) if kind == "column" else value.startswith(f"{wanted}-"):
       yield index, row
+    else:
+      seen[value if kind == "column" else value.split("-", 1)[0]] += 1
 
 
 # --------------------------------------------------------------------------- special tasks
 
 
-def _load_ccg(task: TaskSpec, split: str, overrides: dict[str, str],
-              limit: int | None) -> LoadedSplit:
+def _load_ccg(task: TaskSpec, split: str, overrides: dict[str, str], limit: int | None,
+              tally: RowTally) -> LoadedSplit:
   directory = overrides.get("ccg")
   labels = raw_formats.read_ccg_labels(directory)
-  examples, path = raw_formats.read_ccg(directory, split, labels)
+  examples, path = raw_formats.read_ccg(directory, split, labels, tally)
   if limit is not None:
     examples = examples[:limit]
-  return LoadedSplit(task.name, split, "en", tuple(examples), labels, {}, (f"local:{path}",),
-                     "ccg_files")
+  if not examples:
+    raise DataError(f"ccg/{split}: no examples in {path} ({tally.rows} lines read"
+                    f"{'; ' + tally.describe() if tally.skipped else ''}).")
+  return _loaded(task.name, split, "en", examples, labels, (f"local:{path}",), "ccg_files", tally)
 
 
 def _load_retrieval(task: TaskSpec, split: str, language: str, overrides: dict[str, str],
-                    limit: int | None) -> LoadedSplit:
+                    limit: int | None, tally: RowTally) -> LoadedSplit:
+  """Both sides and the gold pairs: original BUCC files, LASER's Tatoeba files, or gold-pair rows.
+
+  Orientation: `source` is the non-English side, `target` English, as XTREME writes and pairs
+  them (see evaluate.evaluate_retrieval_task for which side queries which).
+  """
   (source_name,) = task.sources[split]
   source = get_source(source_name)
-  directory = overrides.get(source.name)
+  directory = _retrieval_dir(source, split, language, overrides)
   prefix = None
-  if source.name == "bucc2018" and directory and os.path.isdir(directory):
-    prefix = raw_formats.find_bucc_original(directory, language, split)
+  if directory is not None:
+    find = raw_formats.find_bucc_original if source.name == "bucc2018" else \
+        raw_formats.find_tatoeba_files
+    prefix = find(directory, language if source.name == "bucc2018" else
+                  source.lang_value(language), split)
   if prefix is not None:
-    src, trg, gold, skipped = raw_formats.read_bucc_original(prefix, language)
-    origins, kind = (f"local:{prefix}.*",), "bucc_original_files"
+    if source.name == "bucc2018":
+      src, trg, gold = raw_formats.read_bucc_original(prefix, language, tally)
+      origins, kind = (f"local:{prefix}.*",), "bucc_original_files"
+    else:
+      src, trg, gold = raw_formats.read_tatoeba_files(prefix, language, tally)
+      origins, kind = (f"local:{prefix}.*",), "tatoeba_files"
     if limit is not None:  # keep the gold pairs whose sentences survive the cut
       src, trg = src[:limit], trg[:limit]
       kept = {s.guid for s in src} | {t.guid for t in trg}
       gold = tuple(g for g in gold if g[0] in kept and g[1] in kept)
   else:
-    src, trg, gold, skipped, origins = _retrieval_rows(task, split, language, source, overrides,
-                                                       limit)
+    src, trg, gold, origins = _retrieval_rows(task, split, language, source, overrides, limit,
+                                              tally)
     kind = "hub_gold_pairs" if source.name == "bucc2018" else "hub_rows"
-  _log_skips(task.name, split, language, skipped)
+  if not gold and not (kind == "bucc_original_files" and split == "test"):
+    raise DataError(f"{task.name}/{split}/{language}: no gold pairs. Read {tally.rows} row(s) "
+                    f"from {', '.join(origins)}"
+                    f"{'; skipped: ' + tally.describe() if tally.skipped else ''}.")
   data = RetrievalData(tuple(src), tuple(trg), tuple(gold))
-  return LoadedSplit(task.name, split, language, data.source + data.target, None, dict(skipped),
-                     tuple(origins), kind, retrieval=data)
+  return _loaded(task.name, split, language, data.source + data.target, None, origins, kind,
+                 tally, retrieval=data)
 
 
-def _retrieval_rows(task, split, language, source, overrides, limit):
+def _retrieval_dir(source: SourceSpec, split: str, language: str,
+                   overrides: dict[str, str]) -> str | None:
+  """An override directory that may hold the original files (checked by the raw readers)."""
+  for key in _override_keys(source, split, language):
+    path = overrides.get(key)
+    if path is not None:
+      return path if os.path.isdir(path) else None
+  return None
+
+
+def _retrieval_rows(task, split, language, source, overrides, limit, tally: RowTally):
   """Gold pair rows -> deduplicated sides + gold guid pairs."""
-  skipped: Counter = Counter()
   origins, gold = [], []
   sides: tuple[dict, dict] = ({}, {})
-  for origin, rows, features, hub_split in _read_source(source, split, language, overrides):
+  for origin, rows, features, hub_split in _read_source(source, split, language, overrides,
+                                                        Counter(), tally):
     origins.append(origin)
-    ctx = _context(task, split, source, origin, hub_split, language, features)
-    for pair in _convert_rows(rows, ctx, skipped, None if limit is None else limit - len(gold)):
+    ctx = _context(task, split, source, origin, hub_split, language, features, tally)
+    for pair in _convert_rows(rows, ctx, tally, None if limit is None else limit - len(gold)):
+      # BUCC gold can pair one sentence with several; keep one copy per id. An id naming two
+      # different sentences is a bad row: that pair is skipped, the first sentence kept.
+      if any(side.get(e.guid, e).text != e.text for side, e in zip(sides, pair)):
+        tally.skip("duplicate_id", f"{origin}, row {ctx.row_index}: an id names two different "
+                                   "sentences")
+        continue
       for side, example in zip(sides, pair):
-        # BUCC gold can pair one sentence with several; keep one copy per id, but an id must
-        # not name two different sentences.
-        if side.setdefault(example.guid, example).text != example.text:
-          raise DataError(f"{task.name}/{split} ({origin}): id {example.guid!r} names two "
-                          f"different sentences.")
+        side.setdefault(example.guid, example)
       gold.append((pair[0].guid, pair[1].guid))
-  return list(sides[0].values()), list(sides[1].values()), gold, skipped, origins
+  return list(sides[0].values()), list(sides[1].values()), gold, origins

@@ -53,6 +53,15 @@ class SourceSpec:
   no gold (GLUE test rows have label -1): labels become None there instead of raising.
   `hub_id=None`: no Hub copy in a loadable form; only `data_overrides` can supply the rows, and a
   missing override raises `LocalDataMissingError` quoting the schema and `notes` (where to get it).
+  `official_files[hub_split]`: the file names of the official release, relative to an override
+  directory (`{lang}` = our code, `{name}` = `lang_value`), so `data_overrides` may point at the
+  downloaded files as they are (PAWS-X `x-final/`, `xquad.{lang}.json`, MLQA_V1, TyDiQA-GoldP).
+  `revision` pins what `load_dataset` reads; it must name data files, never a loading script
+  (datasets >= 4 refuses scripts and we never pass `trust_remote_code`): where the main branch is
+  a script, the Hub's parquet conversion `refs/convert/parquet`, whose only config of a
+  single-config dataset is "default" (so `config=None`). `hub_files` records the data files the
+  declared revision holds (`{config}`, `{split}` filled in), as published; docs/data.md has the
+  evidence and row counts, and tests/test_tasks_hub_sources.py checks every declaration.
   """
   name: str
   hub_id: str | None
@@ -68,6 +77,8 @@ class SourceSpec:
   # raising. Only SNLI needs this: 785 train pairs had no annotator majority.
   drop_no_gold: bool = False
   notes: str = ""
+  official_files: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+  hub_files: str = ""
 
   def hub_config(self, language: str) -> str | None:
     if self.config is None:
@@ -148,6 +159,10 @@ def register_task(spec: TaskSpec) -> TaskSpec:
   _TASKS[spec.name] = spec
   return spec
 
+
+PARQUET_CONVERSION = "refs/convert/parquet"  # the Hub's parquet copy of a script dataset
+MAIN_PARQUET = "{config}/{split}-*.parquet"  # the layout of a repo converted to parquet on main
+CONVERSION_PARQUET = "default/{split}/*.parquet"  # refs/convert/parquet of a one-config dataset
 
 # Sources read only from user files (no Hub copy); the loader dispatches them to raw_formats.py.
 _RAW_SOURCES = {"ccg"}

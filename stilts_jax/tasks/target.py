@@ -8,8 +8,8 @@ points at the English intermediate source (MNLI, SQuAD 1.1). BUCC and Tatoeba ha
 from __future__ import annotations
 
 from stilts_jax.tasks.intermediate import NLI_LABELS
-from stilts_jax.tasks.registry import (ENGLISH, SourceSpec, TaskSpec, TaskType, register_source,
-                                       register_task)
+from stilts_jax.tasks.registry import (ENGLISH, MAIN_PARQUET, SourceSpec, TaskSpec, TaskType,
+                                       register_source, register_task)
 
 XTREME_HUB = "google/xtreme"
 
@@ -60,38 +60,53 @@ _RETRIEVAL_COLUMNS = {"source": "source_sentence", "target": "target_sentence",
 register_source(SourceSpec(
     # One config with all 15 languages and a `language` column; no train split (train = MNLI).
     name="xnli", hub_id=XTREME_HUB, config="XNLI", schema="pair", lang_filter="column:language",
-    columns={"text_a": "sentence1", "text_b": "sentence2", "label": "gold_label"}, splits=_EVAL))
+    columns={"text_a": "sentence1", "text_b": "sentence2", "label": "gold_label"}, splits=_EVAL,
+    hub_files=MAIN_PARQUET))
 register_source(SourceSpec(
+    # The Hub rows lost every line that CSV quoting could not parse (en train 49,175 of the
+    # official 49,401); the official x-final/ TSVs load directly (read with a plain tab split).
     name="pawsx", hub_id=XTREME_HUB, config="PAWS-X.{lang}", schema="pair",
-    columns={"text_a": "sentence1", "text_b": "sentence2", "label": "label"}, splits=_WITH_TRAIN))
+    columns={"text_a": "sentence1", "text_b": "sentence2", "label": "label"}, splits=_WITH_TRAIN,
+    official_files={"train": ("{lang}/train.tsv",), "validation": ("{lang}/dev_2k.tsv",),
+                    "test": ("{lang}/test_2k.tsv",)}, hub_files=MAIN_PARQUET))
 register_source(SourceSpec(
     name="udpos", hub_id=XTREME_HUB, config="udpos.{lang}", schema="tagging",
     columns={"tokens": "tokens", "tags": "pos_tags"}, lang_names=UDPOS_CONFIG_NAMES,
-    splits=_WITH_TRAIN))
+    splits=_WITH_TRAIN, hub_files=MAIN_PARQUET))
 register_source(SourceSpec(
     name="panx", hub_id=XTREME_HUB, config="PAN-X.{lang}", schema="tagging",
-    columns={"tokens": "tokens", "tags": "ner_tags"}, splits=_WITH_TRAIN))
+    columns={"tokens": "tokens", "tags": "ner_tags"}, splits=_WITH_TRAIN, hub_files=MAIN_PARQUET))
 register_source(SourceSpec(
     # Validation only on the Hub (1,190 rows/language); XTREME reports it as the test set.
     name="xquad", hub_id=XTREME_HUB, config="XQuAD.{lang}", schema="squad",
-    splits={"validation": ("validation",)}))
+    splits={"validation": ("validation",)},
+    official_files={"validation": ("xquad.{lang}.json",)}, hub_files=MAIN_PARQUET))
 register_source(SourceSpec(
     # XTREME evaluates context language == question language only.
-    name="mlqa", hub_id=XTREME_HUB, config="MLQA.{lang}.{lang}", schema="squad", splits=_EVAL))
+    name="mlqa", hub_id=XTREME_HUB, config="MLQA.{lang}.{lang}", schema="squad", splits=_EVAL,
+    official_files={"validation": ("dev/dev-context-{lang}-question-{lang}.json",),
+                    "test": ("test/test-context-{lang}-question-{lang}.json",)},
+    hub_files=MAIN_PARQUET))
 register_source(SourceSpec(
     name="tydiqa", hub_id=XTREME_HUB, config="tydiqa", schema="squad", lang_filter="id_prefix",
-    lang_names=TYDIQA_ID_PREFIXES, splits={"train": ("train",), "validation": ("validation",)}))
+    lang_names=TYDIQA_ID_PREFIXES, splits={"train": ("train",), "validation": ("validation",)},
+    # The GoldP release (all languages in one train file; dev per language or combined) and
+    # XTREME's renamed per-language copies. Ids start with the language name in all of them.
+    official_files={"train": ("tydiqa-goldp-v1.1-train.json", "tydiqa.goldp.{lang}.train.json"),
+                    "validation": ("tydiqa-goldp-v1.1-dev/tydiqa-goldp-dev-{name}.json",
+                                   "tydiqa-goldp-v1.1-dev.json", "tydiqa.goldp.{lang}.dev.json")},
+    hub_files=MAIN_PARQUET))
 register_source(SourceSpec(
     # Gold pairs only (not the comparable corpora); `source_lang`/`target_lang` hold sentence ids.
     # A local directory of the original BUCC files takes over via data_overrides (raw_formats.py).
     name="bucc2018", hub_id=XTREME_HUB, config="bucc18.{lang}", schema="retrieval_pairs",
-    columns=_RETRIEVAL_COLUMNS, splits=_EVAL))
+    columns=_RETRIEVAL_COLUMNS, splits=_EVAL, hub_files=MAIN_PARQUET))
 register_source(SourceSpec(
     name="tatoeba", hub_id=XTREME_HUB, config="tatoeba.{lang}", schema="retrieval_pairs",
     # source_lang/target_lang hold language codes here (not ids), so guids come from row order.
     columns={"source": "source_sentence", "target": "target_sentence"},
     lang_names=TATOEBA_CONFIG_NAMES,
-    splits={"validation": ("validation",)}))
+    splits={"validation": ("validation",)}, hub_files=MAIN_PARQUET))
 
 _QA_METRICS = ("squad_em", "squad_f1")
 _TAG_METRICS = ("seqeval_f1",)

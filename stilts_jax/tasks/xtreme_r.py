@@ -47,8 +47,8 @@ primary source]; `unimelb-nlp/wikiann` is [M] as given in the brief.
 from __future__ import annotations
 
 from stilts_jax.tasks.intermediate import NLI_LABELS
-from stilts_jax.tasks.registry import (ENGLISH, SourceSpec, TaskSpec, TaskType, register_source,
-                                       register_task)
+from stilts_jax.tasks.registry import (ENGLISH, MAIN_PARQUET, SourceSpec, TaskSpec, TaskType,
+                                       register_source, register_task)
 from stilts_jax.tasks.target import NER_LABELS, PANX_LANGS, XNLI_LANGS, XQUAD_LANGS
 
 XCOPA_LANGS = tuple("et ht id it qu sw ta th tr vi zh".split())
@@ -72,7 +72,8 @@ register_source(SourceSpec(
     name="xnli_mt", hub_id="facebook/xnli", config="{lang}", schema="pair",
     columns={"text_a": "premise", "text_b": "hypothesis", "label": "label"},
     splits={"train": ("train",), "validation": ("validation",), "test": ("test",)},
-    notes="XNLI paper's MT of MNLI train; validation/test are XNLI's human translations."))
+    notes="XNLI paper's MT of MNLI train; validation/test are XNLI's human translations.",
+    hub_files=MAIN_PARQUET))
 register_source(SourceSpec(
     # Per-language config "{lang}" so a source-level override directory is dir/<lang>/<split>.
     name="squad_translated", hub_id=None, config="{lang}", schema="squad",
@@ -85,11 +86,12 @@ register_source(SourceSpec(
 register_source(SourceSpec(
     # XCOPA's test split is labeled (it is the evaluation set), unlike COPA's.
     name="xcopa", hub_id="cambridgeltl/xcopa", config="{lang}", schema="copa",
-    splits={"validation": ("validation",), "test": ("test",)}))
+    splits={"validation": ("validation",), "test": ("test",)}, hub_files=MAIN_PARQUET))
 register_source(SourceSpec(
     name="wikiann", hub_id="unimelb-nlp/wikiann", config="{lang}", schema="tagging",
     columns={"tokens": "tokens", "tags": "ner_tags"},
-    splits={"train": ("train",), "validation": ("validation",), "test": ("test",)}))
+    splits={"train": ("train",), "validation": ("validation",), "test": ("test",)},
+    hub_files=MAIN_PARQUET))
 
 _QA_METRICS = ("squad_em", "squad_f1")
 
