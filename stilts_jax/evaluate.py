@@ -201,7 +201,10 @@ def evaluate_retrieval_task(spec: TaskSpec, parts: Sequence[EvalPart], encoder, 
                             k: int = 4, predictions: dict | None = None) -> list[dict]:
   """BUCC / Tatoeba from the encoder's sentence embeddings, every language in one stream.
 
-  Tatoeba: English sentences query the other language's sentences (as jiant), accuracy@1.
+  Tatoeba: English sentences query the other language's sentences, accuracy@1. That is XTREME's
+  orientation (google-research/xtreme third_party/utils_retrieve.py `similarity_search`: the
+  index holds the non-English side, each English sentence searches it; evaluate.py compares the
+  found line with the gold line) and jiant's; the loader's `source` side is the non-English one.
   BUCC: ratio-margin mining (k=4, "max"), the threshold tuned on the validation ("sample") gold
   of each language and applied to its test split, as XTREME does.
   `predictions`, if given, receives {(split, language): [(guid, prediction)]} in the submission
