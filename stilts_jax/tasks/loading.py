@@ -24,7 +24,8 @@ nested SQuAD v1.1 JSON (`{"data": [{"paragraphs": ...}]}`) is flattened to Hub S
 `load_examples_multi` concatenates several languages of one split. Two sources are special:
 `ccg` must be a directory in the CCG file format, and `bucc2018` may be a directory of the
 original BUCC 2018 files (detected by name, see raw_formats.py), recorded as
-`LoadedSplit.source_kind == "bucc_original_files"`.
+`LoadedSplit.source_kind == "bucc_original_files"`; `udpos` may be an extracted Universal
+Dependencies release (`UD_*/*.conllu`), converted as XTREME does (ud_release.py, "ud_release").
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from typing import Any
 
 from stilts_jax.errors import UserError
 from stilts_jax.examples import Example, SentenceExample
-from stilts_jax.tasks import raw_formats
+from stilts_jax.tasks import raw_formats, ud_release
 from stilts_jax.tasks.convert import (CONVERTERS, DEFAULT_MAX_BAD_FRACTION, SCHEMAS, BadRow,
                                       DataError, RowContext, RowTally, SkipRow)
 from stilts_jax.tasks.registry import (SourceSpec, TaskSpec, TaskType, get_source, get_task,
@@ -126,8 +127,11 @@ def load_examples(task_name: str, split: str, language: str | None = None,
   language = resolve_language(task, split, language)
   overrides = {str(k): os.fspath(v) for k, v in (data_overrides or {}).items() if v}  # "": Hub
   tally = RowTally()
+  ud_root = _ud_release_root(task, split, language, overrides)
   if task.name == "ccg":
     loaded = _load_ccg(task, split, overrides, limit, tally)
+  elif ud_root is not None:
+    loaded = _load_ud_release(task, split, language, ud_root, limit, tally)
   elif task.task_type == TaskType.RETRIEVAL:
     loaded = _load_retrieval(task, split, language, overrides, limit, tally)
   else:
@@ -427,6 +431,29 @@ def _load_ccg(task: TaskSpec, split: str, overrides: dict[str, str], limit: int 
   return _loaded(task.name, split, "en", examples, labels, (f"local:{path}",), "ccg_files", tally)
 
 
+def _ud_release_root(task: TaskSpec, split: str, language: str,
+                     overrides: dict[str, str]) -> str | None:
+  """The UD release folder when UD-POS's override points at one (ud_release.py), else None."""
+  if tuple(task.sources.get(split, ())) != ("udpos",):
+    return None
+  directory = _override_dir(get_source("udpos"), split, language, overrides)
+  return ud_release.find_release(directory) if directory else None
+
+
+def _load_ud_release(task: TaskSpec, split: str, language: str, root: str, limit: int | None,
+                     tally: RowTally) -> LoadedSplit:
+  examples, files = ud_release.read_udpos(root, language, split, task.labels, tally)
+  if limit is not None:
+    examples = examples[:limit]
+  if not examples:
+    found = (f"{tally.rows} sentences in {len(files)} file(s)"
+             f"{'; skipped: ' + tally.describe() if tally.skipped else ''}") if files else \
+        f"no file {root}/UD_*/{language}_*-ud-{ud_release._SPLIT_NAMES[split]}.conllu"
+    raise DataError(f"udpos/{split}/{language}: no examples in the UD release {root} ({found}).")
+  return _loaded(task.name, split, language, examples, task.labels,
+                 [f"local:{f}" for f in files], "ud_release", tally)
+
+
 def _load_retrieval(task: TaskSpec, split: str, language: str, overrides: dict[str, str],
                     limit: int | None, tally: RowTally) -> LoadedSplit:
   """Both sides and the gold pairs: original BUCC files, LASER's Tatoeba files, or gold-pair rows.
@@ -436,7 +463,7 @@ def _load_retrieval(task: TaskSpec, split: str, language: str, overrides: dict[s
   """
   (source_name,) = task.sources[split]
   source = get_source(source_name)
-  directory = _retrieval_dir(source, split, language, overrides)
+  directory = _override_dir(source, split, language, overrides)
   prefix = None
   if directory is not None:
     find = raw_formats.find_bucc_original if source.name == "bucc2018" else \
@@ -467,8 +494,8 @@ def _load_retrieval(task: TaskSpec, split: str, language: str, overrides: dict[s
                  tally, retrieval=data)
 
 
-def _retrieval_dir(source: SourceSpec, split: str, language: str,
-                   overrides: dict[str, str]) -> str | None:
+def _override_dir(source: SourceSpec, split: str, language: str,
+                  overrides: dict[str, str]) -> str | None:
   """An override directory that may hold the original files (checked by the raw readers)."""
   for key in _override_keys(source, split, language):
     path = overrides.get(key)
