@@ -245,6 +245,15 @@ def test_load_examples_multi_sums_skips(tmp_path):
                                     data_overrides=overrides, max_bad_fraction=None)
   assert len(multi) == 2 and multi.skipped == {"empty_text": 2} and multi.rows_read == 4
   assert [e.guid for e in multi.examples] == ["de/xnli_mt/train/0", "ru/xnli_mt/train/1"]
+  # The first messages of every language are kept, not only the first language's.
+  bad = {l: _jsonl(tmp_path / f"bad-{l}.jsonl", [dict(rows["de"][0], label=9)] + r)
+         for l, r in rows.items()}
+  dev = tasks.load_examples_multi("mnli_translated", "validation", ["de", "ru"],
+                                  data_overrides={f"xnli_mt/validation/{l}": p
+                                                  for l, p in bad.items()})
+  assert dev.skipped == {"bad_label": 2, "empty_text": 2}
+  assert ["bad-de.jsonl" in dev.skip_details["bad_label"][0],
+          "bad-ru.jsonl" in dev.skip_details["bad_label"][1]] == [True, True]
 
 
 def test_load_examples_multi_rejects_bad_requests(fx, monkeypatch):

@@ -231,13 +231,17 @@ def load_examples_multi(task_name: str, split: str, languages: Sequence[str],
     seen.add(e.guid)
   skipped: Counter = Counter()
   repaired: Counter = Counter()
+  details: dict[str, tuple[str, ...]] = {}
   for p in parts:
     skipped.update(p.skipped)
     repaired.update(p.repaired)
+    for reason, messages in p.skip_details.items():
+      details[reason] = details.get(reason, ()) + messages
   kinds = sorted({p.source_kind for p in parts})
   return LoadedSplit(parts[0].task, split, "+".join(languages), examples, parts[0].label_names,
                      dict(skipped), tuple(o for p in parts for o in p.origins), "+".join(kinds),
-                     repaired=dict(repaired), rows_read=sum(p.rows_read for p in parts))
+                     repaired=dict(repaired), rows_read=sum(p.rows_read for p in parts),
+                     skip_details=details)
 
 
 def _context(task: TaskSpec, split: str, source: SourceSpec, origin: str, hub_split: str,
@@ -448,7 +452,7 @@ def _load_ud_release(task: TaskSpec, split: str, language: str, root: str, limit
   if not examples:
     found = (f"{tally.rows} sentences in {len(files)} file(s)"
              f"{'; skipped: ' + tally.describe() if tally.skipped else ''}") if files else \
-        f"no file {root}/UD_*/{language}_*-ud-{ud_release._SPLIT_NAMES[split]}.conllu"
+        f"no file {ud_release.file_pattern(root, language, split)}"
     raise DataError(f"udpos/{split}/{language}: no examples in the UD release {root} ({found}).")
   return _loaded(task.name, split, language, examples, task.labels,
                  [f"local:{f}" for f in files], "ud_release", tally)

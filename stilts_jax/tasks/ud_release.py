@@ -55,6 +55,11 @@ def find_release(directory: str) -> str | None:
   return None
 
 
+def file_pattern(root: str, language: str, split: str) -> str:
+  """Where the release keeps (language, split), for messages."""
+  return os.path.join(root, "UD_*", f"{language}_*-ud-{_SPLIT_NAMES[split]}.conllu")
+
+
 def treebank_files(root: str, language: str, split: str) -> list[str]:
   """The release's files of `language` for our `split`, in sorted file-name order."""
   name = _SPLIT_NAMES[split]
