@@ -75,6 +75,9 @@ def get_config() -> ml_collections.ConfigDict:
       # --config.data.overrides.xnli=/data/xnli works on the locked config. A config file may
       # also add source/split[/lang] keys (loading.py).
       overrides=ml_collections.ConfigDict({s: "" for s in list_override_keys()}),
+      # A folder `stilts-jax-data prepare --out DIR` wrote: every source it holds is read from
+      # there (XTREME's own files) unless data.overrides names that source explicitly.
+      xtreme_dir="",
       cache_dir="",                      # feature cache; "" = no cache
       buckets=(64, 128, 256, 384, 512),
       train_limit=config_dict.placeholder(int),

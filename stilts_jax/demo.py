@@ -56,4 +56,9 @@ def prepare(config, workdir: str | epath.Path) -> None:
     from jax.experimental import multihost_utils
     multihost_utils.sync_global_devices("stilts_jax.demo.prepare")
   config.model.name = str(model_dir)
-  config.data.overrides = json.loads(overrides_file.read_text())
+  # The demo's files fill the sources the user left empty; one set explicitly (or by
+  # data.xtreme_dir, already resolved) is kept.
+  with config.data.overrides.unlocked():
+    for source, path in json.loads(overrides_file.read_text()).items():
+      if not config.data.overrides.get(source):
+        config.data.overrides[source] = path

@@ -212,6 +212,23 @@ def _local(value: str) -> str:
   return value if not value or paths.is_url(value) else os.fspath(paths.resolve(value))
 
 
+def _use_xtreme_dir(config) -> None:
+  """Fills the empty data.overrides entries from DIR/overrides.json (stilts-jax-data prepare);
+  an entry the user set explicitly wins."""
+  from stilts_jax.xtreme_data.origin import read_overrides
+  directory = config.data.xtreme_dir
+  if paths.is_url(directory):
+    raise ConfigError(f"data.xtreme_dir={directory}: must be a local folder (the loader reads "
+                      f"files); copy it to local disk first, e.g. gcloud storage cp -r.")
+  config.data.xtreme_dir = directory = _local(directory)
+  for source, folder in read_overrides(directory).items():
+    if source not in config.data.overrides:
+      raise ConfigError(f"data.xtreme_dir={directory}: overrides.json names unknown source "
+                        f"{source!r}; was it written by another version of stilts-jax-data?")
+    if not config.data.overrides[source]:
+      config.data.overrides[source] = folder
+
+
 def resolve_paths(config) -> None:
   """Makes every local path in `config` absolute (against the working directory); URLs and Hub
   ids stay. Idempotent. A relative path would break Orbax, and would point elsewhere for a
@@ -225,6 +242,8 @@ def resolve_paths(config) -> None:
       config[key] = _local(config[key])
   if config.data.cache_dir:
     config.data.cache_dir = _local(config.data.cache_dir)
+  if config.data.get("xtreme_dir"):
+    _use_xtreme_dir(config)
   for source, path in config.data.overrides.items():
     config.data.overrides[source] = _local(path)
     if path and not paths.is_url(path) and not os.path.exists(config.data.overrides[source]):

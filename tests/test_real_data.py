@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _real_data import REAL_DATA, needs_real_data
 from stilts_jax.tasks import get_task, load_examples
 from stilts_jax.tasks.target import TATOEBA_CONFIG_NAMES, TATOEBA_LANGS, XQUAD_LANGS
 
-REAL_DATA = Path(os.environ.get("STILTS_JAX_REAL_DATA")
-                 or Path(__file__).resolve().parents[2] / "shared" / "real-data")
-pytestmark = pytest.mark.skipif(
-    not REAL_DATA.is_dir(), reason=f"real benchmark data folder {REAL_DATA} not found (set "
-    f"STILTS_JAX_REAL_DATA to a copy of shared/real-data)")
+pytestmark = needs_real_data
 
 XQUAD_DIR = REAL_DATA / "xquad"
 PAWSX_KO = REAL_DATA / "paws-x" / "ko"

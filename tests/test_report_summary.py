@@ -212,7 +212,34 @@ def test_mixed_models_and_bucc_sources_refused(tmp_path):
     build_summary(load_results([p]))
   p = _write(tmp_path / "h.jsonl", [
       _row(None, "bucc2018", "de", "f1", 1, bucc_source="hub_gold_pairs")])
-  assert "Hub gold pairs only" in to_markdown(build_summary(load_results([p])))
+  # Rows written before data origins existed are judged by bucc_source.
+  marked = to_markdown(build_summary(load_results([p])))
+  assert "the Hub holds the gold pairs only" in marked and "1.0*‡" in marked
+
+
+HUB = "hub:google/xtreme/{}@main"
+
+
+@pytest.mark.parametrize("target,origin,flagged", [
+    ("udpos", HUB.format("udpos.Greek"), True),
+    ("pawsx", HUB.format("PAWS-X.ko"), True),
+    ("bucc2018", HUB.format("bucc18.de"), True),
+    ("udpos", "xtreme:ud-treebanks-v2.5.tgz", False),
+    ("pawsx", "xtreme:x-final.tar.gz", False),
+    ("xnli", HUB.format("XNLI"), False),  # the Hub's XNLI is XTREME's data
+    ("udpos", "local:/data/ud", False),  # the user's own files: their call
+])
+def test_data_not_xtremes_is_marked_with_the_fix(target, origin, flagged):
+  rows = _full(None, {target: 50.0}, data={"examples": 1, "origin": origin})
+  summary = build_summary(load_rows(rows))
+  markdown = to_markdown(summary)
+  assert (target in summary.not_comparable) == flagged
+  assert ("50.0‡" in markdown) == flagged
+  assert ("Not comparable with published numbers" in markdown) == flagged
+  if flagged:
+    assert f"stilts-jax-data prepare --out xtreme_data {target}, then rerun with " \
+           "--config.data.xtreme_dir=xtreme_data" in summary.not_comparable[target]
+    assert origin in summary.not_comparable[target]
 
 
 def test_no_rows_for_split_and_no_baseline(tmp_path):
@@ -269,7 +296,8 @@ def test_repairs_and_skips_are_listed_under_the_table():
 @pytest.mark.parametrize("data,message", [
     ({"examples": -1}, "data.examples must be a count"),
     ({"skipped": {"bad_label": "2"}}, "data.skipped must map reasons to counts"),
-    ({"origin": "hub"}, "data must be an object with keys"),
+    ({"source": "hub"}, "data must be an object with keys"),
+    ({"origin": "hub"}, "data.origin must be 'hub:<id>/<config>@<revision>'"),
     ([1], "data must be an object")])
 def test_malformed_data_field_is_refused(data, message):
   with pytest.raises(ResultsError, match=message):

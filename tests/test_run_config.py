@@ -125,6 +125,39 @@ def test_local_paths_are_resolved_against_the_working_directory(tmp_path, monkey
     run_config.resolve_paths(config)
 
 
+def test_xtreme_dir_fills_the_sources_it_holds_and_explicit_overrides_win(tmp_path,
+                                                                           monkeypatch):
+  from stilts_jax.xtreme_data.origin import write_overrides
+  monkeypatch.chdir(tmp_path)
+  for folder in ("xtreme/udpos", "xtreme/pawsx", "mine/pawsx"):
+    (tmp_path / folder).mkdir(parents=True)
+  write_overrides(str(tmp_path / "xtreme"), {"udpos": "udpos", "pawsx": "pawsx"})
+  config = _config()
+  config.data.xtreme_dir = "xtreme"  # relative, as typed
+  config.data.overrides.pawsx = "mine/pawsx"
+  run_config.resolve_paths(config)
+  assert config.data.xtreme_dir == str(tmp_path / "xtreme")
+  assert config.data.overrides.udpos == str(tmp_path / "xtreme" / "udpos")
+  assert config.data.overrides.pawsx == str(tmp_path / "mine" / "pawsx")
+  assert config.data.overrides.xnli == ""
+  # The filled-in folders are part of the recipe, so results on other data get another config.
+  assert run_config.phase_recipe(config, "none", "xnli")["train"]["data"]["overrides"]["udpos"] \
+      == str(tmp_path / "xtreme" / "udpos")
+
+  config = _config()
+  config.data.xtreme_dir = "nowhere"
+  with pytest.raises(UserError, match=r"data.xtreme_dir=\S+/nowhere: no overrides.json there. "
+                                      r"Prepare it first: stilts-jax-data prepare --out "):
+    run_config.resolve_paths(config)
+  config.data.xtreme_dir = "gs://bucket/xtreme"
+  with pytest.raises(run_config.ConfigError, match="must be a local folder"):
+    run_config.resolve_paths(config)
+  write_overrides(str(tmp_path / "xtreme"), {"udpos_r": "udpos"})
+  config.data.xtreme_dir = "xtreme"
+  with pytest.raises(run_config.ConfigError, match="names unknown source 'udpos_r'"):
+    run_config.resolve_paths(config)
+
+
 def test_recipe_holds_what_changes_results_and_nothing_else():
   config = _config()
   base = run_config.phase_recipe(config, "mnli", "xnli")

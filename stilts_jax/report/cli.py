@@ -1,10 +1,11 @@
-"""`stilts-jax-report WORKDIR [WORKDIR...] --out DIR [--split validation|test] [--submission]`.
+"""`stilts-jax-report WORKDIR [WORKDIR...] --out DIR [--split validation|test] [--submission] [--paper]`.
 
 Writes to DIR: summary.md, summary.csv (wide, like the table), summary_long.csv (one row per
 setting x task with std, seeds, coverage), gains_heatmap.png (needs baseline rows),
 per_language_<target>.png for every target with results, and with --submission
-submission/<workdir name>/<task>/test-<lang>.{tsv,json} from each WORKDIR/predictions. Prints the
-markdown table. WORKDIRs and DIR may be local or gs://... (relative paths are taken from the
+submission/<workdir name>/<task>/test-<lang>.{tsv,json} from each WORKDIR/predictions, and with
+--paper paper.md: the published X-STILTs and XLM-R Large test numbers beside the run's, with the
+delta and whether each compares (report/paper.py). Prints the markdown tables. WORKDIRs and DIR may be local or gs://... (relative paths are taken from the
 current directory). Exit status 2 on bad input or an unusable path (message on stderr, no
 traceback).
 """
@@ -18,6 +19,8 @@ from collections.abc import Sequence
 from etils import epath
 
 from stilts_jax import paths
+from stilts_jax.paths import write_atomic
+from stilts_jax.report import paper
 from stilts_jax.errors import print_error
 from stilts_jax.report.outputs import REPORT_LAYOUT, has_gains, write_summary
 from stilts_jax.report.results import SPLITS, ResultsError, load_results
@@ -35,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                  help="split to tabulate (default: validation, the dev results the paper analyses)")
   p.add_argument("--submission", action="store_true",
                  help="also write XTREME submission files from WORKDIR/predictions")
+  p.add_argument("--paper", action="store_true",
+                 help="also compare with the paper's published test numbers (paper.md)")
   return p
 
 
@@ -66,8 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
   try:
     workdirs = [paths.resolve(w) for w in args.workdirs]
     out = paths.resolve(args.out)
-    summary = build_summary(load_results(workdirs), split=args.split)
+    rows = load_results(workdirs)
+    summary = build_summary(rows, split=args.split)
     markdown = write_summary(summary, out, REPORT_LAYOUT)
+    if args.paper:
+      compared = paper.to_markdown(rows)
+      write_atomic(out / "paper.md", compared)
+      markdown += "\n" + compared
     if not has_gains(summary):
       # The tables are still useful without a baseline; say why the heatmap is absent.
       print("note: gains_heatmap.png not written: it needs baseline rows (intermediate = null) "

@@ -6,7 +6,8 @@ XLM-R baseline), `target` (an XTREME task), `language`, `split` ("validation" | 
 ("bucc_original_files" | "hub_gold_pairs"), `step`, `config` (hex fingerprint of the recipe:
 hyperparameters, model, data; not the seed, so the seeds of one recipe share it), `data` (what the
 score was computed on: `{"examples": int, "rows_read": int, "skipped": {reason: int},
-"repaired": {reason: int}}`, see `tasks.LoadedSplit.data_summary`).
+"repaired": {reason: int}, "origin": str}`, see `tasks.LoadedSplit.data_summary`; `origin` is
+`hub:<id>/<config>@<revision>`, `xtreme:<archive>` or `local:<path>`, xtreme_data/origin.py).
 
 Every problem is reported with the file and line it came from; nothing is silently dropped, since a
 table computed from half-read results looks exactly like a real one. Rows still in memory (the
@@ -46,6 +47,7 @@ REQUIRED_KEYS = ("intermediate", "target", "language", "split", "metric", "value
 OPTIONAL_KEYS = ("seed", "model", "bucc_source", "step", "config", "data")
 DATA_COUNTS = ("examples", "rows_read")
 DATA_REASONS = ("skipped", "repaired")
+DATA_ORIGIN_KINDS = ("hub:", "xtreme:", "local:")  # xtreme_data/origin.py
 
 
 class ResultsError(ValueError):
@@ -150,9 +152,14 @@ def _parse_row(obj, where: str) -> ResultRow:
 
 
 def _check_data(data, bad) -> None:
-  if not isinstance(data, dict) or set(data) - set(DATA_COUNTS + DATA_REASONS):
-    raise bad(f"data must be an object with keys {', '.join(DATA_COUNTS + DATA_REASONS)}, got "
-              f"{data!r:.80}")
+  keys = DATA_COUNTS + DATA_REASONS + ("origin",)
+  if not isinstance(data, dict) or set(data) - set(keys):
+    raise bad(f"data must be an object with keys {', '.join(keys)}, got {data!r:.80}")
+  origin = data.get("origin")
+  if origin is not None and not (isinstance(origin, str) and all(
+      part.startswith(DATA_ORIGIN_KINDS) for part in origin.split(" + "))):
+    raise bad(f"data.origin must be 'hub:<id>/<config>@<revision>', 'xtreme:<archive>' or "
+              f"'local:<path>' (several joined by ' + '), got {origin!r:.80}")
   for key in DATA_COUNTS:
     if key in data and not (_is_int(data[key]) and data[key] >= 0):
       raise bad(f"data.{key} must be a count, got {data[key]!r}")

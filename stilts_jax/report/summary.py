@@ -12,6 +12,9 @@ A task with some languages missing is still averaged over the languages present 
 with a footnote naming the missing languages: an average over fewer languages is not an XTREME
 score and must not pass for one.
 
+A cell whose data is not XTREME's (UD-POS and PAWS-X read from the Hub, BUCC from its gold pairs;
+`SourceSpec.hub_differs`) is marked `‡` and listed with the command that fetches XTREME's data.
+
 Likewise a cell whose rows come from different recipes (distinct `config` fingerprints, or
 fingerprinted rows mixed with rows without one) is still averaged but marked `†`, with a footnote
 naming the fingerprints: seeds of different recipes are not repeats of one experiment.
@@ -29,7 +32,7 @@ import numpy as np
 
 from stilts_jax.report.results import (MAIN_METRIC, QA_TARGETS, SPLITS, TARGETS, ResultRow,
                                        ResultsError, aggregate_seeds)
-from stilts_jax.tasks import get_task
+from stilts_jax.tasks import get_source, get_task
 
 BASELINE_LABEL = "none (XLM-R)"
 TARGET_TITLES = {"xnli": "XNLI", "pawsx": "PAWS-X", "udpos": "UD-POS", "panx": "PAN-X",
@@ -76,6 +79,8 @@ class Summary:
   avg: dict[str | None, float | None]
   notes: list[str]  # footnotes (BUCC data source, model, `†` cells mixing recipes)
   data_notes: list[str] = dataclasses.field(default_factory=list)  # repairs and skips
+  # {target: why not comparable with published numbers}; those cells are marked `‡`
+  not_comparable: dict[str, str] = dataclasses.field(default_factory=dict)
 
   @property
   def has_baseline(self) -> bool:
@@ -153,9 +158,6 @@ def build_summary(rows: Sequence[ResultRow], split: str = "validation") -> Summa
   if len(bucc) > 1:
     raise ResultsError(f"BUCC results on {split} mix data sources {', '.join(bucc)}; their F1 "
                        f"scores are not comparable.")
-  if bucc == ["hub_gold_pairs"]:
-    notes.append("BUCC is mined from the Hub gold pairs only (no distractor sentences), which is "
-                 "much easier than the BUCC 2018 corpora: not comparable with published BUCC F1.")
   if models:
     notes.append(f"Model: {models[0]}.")
   stats = aggregate_seeds(rows)
@@ -170,7 +172,39 @@ def build_summary(rows: Sequence[ResultRow], split: str = "validation") -> Summa
             f"(configs: {_configs_text(c.configs)}"
             + ("; none = rows without a config fingerprint" if None in c.configs else "") + ")."
             for (s, t), c in cells.items() if c.value is not None and c.mixed_configs]
-  return Summary(split, settings, cells, avg, notes, data_notes(rows))
+  return Summary(split, settings, cells, avg, notes, data_notes(rows), not_comparable(rows))
+
+
+PREPARE_DIR = "xtreme_data"  # the folder name the fix command suggests
+
+
+def fix_command(target: str) -> str:
+  return (f"stilts-jax-data prepare --out {PREPARE_DIR} {target}, then rerun with "
+          f"--config.data.xtreme_dir={PREPARE_DIR}")
+
+
+def not_comparable(rows: Sequence[ResultRow]) -> dict[str, str]:
+  """{target: why its scores are not comparable with published numbers}, for targets whose rows
+  were read from a Hub copy that is not XTREME's data (`SourceSpec.hub_differs`), with the
+  command that fetches XTREME's. Rows written before data origins existed count by
+  `bucc_source`."""
+  out = {}
+  for target in TARGETS:
+    mine = [r for r in rows if r.target == target]
+    if not mine:
+      continue
+    spec = get_task(target)
+    sources = {n for r in mine for n in spec.sources.get(r.split, ())}
+    reasons = {get_source(n).hub_differs for n in sources} - {""}
+    hub = sorted({p for r in mine if r.data for p in str(r.data.get("origin", "")).split(" + ")
+                  if p.startswith("hub:")})
+    if target == "bucc2018" and any(r.bucc_source == "hub_gold_pairs" for r in mine):
+      hub = hub or ["hub gold pairs"]
+    if hub and reasons:
+      out[target] = (f"{TARGET_TITLES[target]}: read from the Hub ({', '.join(hub[:2])}"
+                     f"{', ...' if len(hub) > 2 else ''}), and {'; '.join(sorted(reasons))}. "
+                     f"Not comparable with published numbers; fix: {fix_command(target)}.")
+  return out
 
 
 REPAIR_WORDS = {"answer_realigned": "answers re-aligned", "answer_dropped": "answers dropped"}
@@ -270,7 +304,8 @@ def to_markdown(summary: Summary) -> str:
     row = [setting_label(s)]
     for t in TARGETS:
       c = summary.cell(s, t)
-      row.append(_fmt(c.value, c.std, _marks(c)))
+      row.append(_fmt(c.value, c.std, _marks(c) + (
+          "‡" if c.value is not None and t in summary.not_comparable else "")))
       if c.value is not None and c.missing:
         foot.append(f"`*` {setting_label(s)} / {t}: averaged over {len(c.per_language)} of "
                     f"{len(c.expected)} languages; missing: {' '.join(c.missing)}.")
@@ -298,6 +333,9 @@ def to_markdown(summary: Summary) -> str:
           "" if not np.isfinite(v) else f"{v:+.1f}" + ("*" if p else "")
           for v, p in zip(g.values[i], g.partial[i])]))
     lines += ["", "- `*` gain over the languages both settings have (not the full list)."]
+  if summary.not_comparable:
+    lines += ["", "`‡` Not comparable with published numbers (data is not XTREME's)", "",
+              *(f"- {n}" for n in summary.not_comparable.values())]
   if summary.data_notes:
     lines += ["", "Data repaired or skipped (counted by the loader; see tasks/convert.py)", "",
               *(f"- {n}" for n in summary.data_notes)]

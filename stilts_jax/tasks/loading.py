@@ -44,6 +44,7 @@ from stilts_jax.tasks.convert import (CONVERTERS, DEFAULT_MAX_BAD_FRACTION, SCHE
                                       DataError, RowContext, RowTally, SkipRow)
 from stilts_jax.tasks.registry import (SourceSpec, TaskSpec, TaskType, get_source, get_task,
                                        resolve_language)
+from stilts_jax.xtreme_data.origin import data_origin
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +101,15 @@ class LoadedSplit:
 
   def data_summary(self) -> dict[str, Any]:
     """What a result was computed on, for its result rows (`data`): the examples scored, the
-    rows read, and what was skipped and repaired per reason."""
+    rows read, what was skipped and repaired per reason, and where the data came from."""
     examples = len(self.retrieval.gold) if self.retrieval is not None else len(self.examples)
     return {"examples": examples, "rows_read": self.rows_read, "skipped": dict(self.skipped),
-            "repaired": dict(self.repaired)}
+            "repaired": dict(self.repaired), "origin": self.data_origin}
+
+  @property
+  def data_origin(self) -> str:
+    """`hub:<id>/<config>@<revision>`, `xtreme:<archive>` or `local:<path>` (origin.py)."""
+    return data_origin(self.origins)
 
   def __len__(self) -> int:
     return len(self.examples)

@@ -79,6 +79,9 @@ class SourceSpec:
   notes: str = ""
   official_files: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
   hub_files: str = ""
+  # Why the Hub copy is not the data XTREME evaluated on ("" = it is); results read from the Hub
+  # are then marked not comparable with published numbers (report/summary.py).
+  hub_differs: str = ""
 
   def hub_config(self, language: str) -> str | None:
     if self.config is None:
