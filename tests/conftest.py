@@ -76,7 +76,7 @@ def _has_platform(name: str) -> bool:
 LONGEST_FIRST = ("test_readme.py", "test_pipeline_resume.py", "test_pipeline_alternatives.py",
                  "test_pipeline_multihost.py", "test_splash_attention.py", "test_hf_io.py",
                  "test_benchmarks.py", "test_evaluate_multiprocess.py", "test_train_mesh.py",
-                 "test_pipeline_cli.py", "test_real_data.py")
+                 "test_pipeline_cli.py", "test_real_data.py", "test_xtreme_data.py")
 
 
 def _collection_rank(item) -> int:

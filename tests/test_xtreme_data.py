@@ -142,16 +142,19 @@ def test_prepare_everything_from_a_mirror_then_load_it(tmp_path):
 
 
 def test_a_file_that_is_not_the_published_one_is_refused(tmp_path):
-  files = _xquad()
-  files["xquad.de.json"] = files["xquad.de.json"].replace(b"Die ", b"Der ", 1)
+  files = {**_xquad(), **_tatoeba()}
+  name = "tatoeba.deu-eng.deu"
+  files[name] = files[name].replace(b"Ich ", b"Er ", 1)
   with serve(Served(files)) as url:
-    r = _cli(tmp_path, "prepare", "--out", "out", "xquad", "--mirror", url, "--no-progress")
+    r = _cli(tmp_path, "prepare", "--out", "out", "xquad", "tatoeba", "--mirror", url,
+             "--no-progress")
   assert r.returncode == 2
-  assert r.stderr.count("\n") == 1 and r.stderr.startswith("stilts-jax-data: error: xquad.de.json")
-  assert _sha(files["xquad.de.json"]) in r.stderr and SHA256["xquad.de.json"] in r.stderr
-  assert not (tmp_path / "out" / "xquad").exists()  # nothing half-prepared
-  archives = (tmp_path / "out" / "archives").iterdir()
-  assert not any(p.name.startswith("xquad.de.json") for p in archives)
+  assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"stilts-jax-data: error: {name}")
+  assert _sha(files[name]) in r.stderr and SHA256[name] in r.stderr
+  assert not (tmp_path / "out" / "tatoeba").exists()  # nothing half-prepared
+  assert not any(p.name.startswith(name) for p in (tmp_path / "out" / "archives").iterdir())
+  # XQuAD, prepared before the refusal, stays usable.
+  assert read_overrides(str(tmp_path / "out")) == {"xquad": str(tmp_path / "out" / "xquad")}
 
 
 def test_the_subset_archive_fails_the_pinned_hash(tmp_path):

@@ -31,6 +31,7 @@ Dependencies release (`UD_*/*.conllu`), converted as XTREME does (ud_release.py,
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 from collections import Counter
@@ -106,7 +107,7 @@ class LoadedSplit:
     return {"examples": examples, "rows_read": self.rows_read, "skipped": dict(self.skipped),
             "repaired": dict(self.repaired), "origin": self.data_origin}
 
-  @property
+  @functools.cached_property  # reads the prepared folders' records; asked once per result row
   def data_origin(self) -> str:
     """`hub:<id>/<config>@<revision>`, `xtreme:<archive>` or `local:<path>` (origin.py)."""
     return data_origin(self.origins)

@@ -10,7 +10,6 @@ then `stilts-jax ... --config.data.xtreme_dir=DIR`. Exit status 0 on success, 2 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from stilts_jax.errors import UserError, print_error
@@ -59,7 +58,6 @@ def main(argv=None) -> int:
   if args.command == "list":
     _list()
     return 0
-  logging.basicConfig(level=logging.INFO, format="%(message)s")
   try:
     checksums = prep.read_checksums(args.checksums) if args.checksums else {}
     prepared = prep.prepare(args.out, args.tasks, args.from_dirs, args.mirror, checksums,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import logging
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +21,6 @@ from stilts_jax.errors import UserError
 from stilts_jax.xtreme_data import download, origin
 from stilts_jax.xtreme_data.recipes import RECIPES, Recipe, counts
 
-log = logging.getLogger(__name__)
 ARCHIVES = "archives"
 
 
@@ -85,7 +83,8 @@ def prepare(out: str, tasks: Sequence[str] = (), from_dirs: Sequence[str] = (),
   for task in resolve_tasks(tasks):
     recipe = RECIPES[task]
     folder = os.path.join(out, recipe.source)
-    manual = [a for a in recipe.archives if a.manual and not _have(a.name, archives_dir, from_dirs)]
+    manual = [a for a in recipe.archives
+              if a.manual and not _have(a.name, archives_dir, from_dirs)]
     if manual and not tasks and origin.read_marker(folder) is None:
       # "prepare everything" should not stop at the one archive nobody can download for you.
       where = " or ".join(from_dirs) or "any --from folder"
@@ -97,6 +96,7 @@ def prepare(out: str, tasks: Sequence[str] = (), from_dirs: Sequence[str] = (),
     if _same_archives(record, expected):
       say(f"{task}: already prepared in {folder}")
       prepared[recipe.source] = folder
+      origin.write_overrides(out, {recipe.source: recipe.source})
       continue
     paths, found = {}, {}
     for archive, want in zip(recipe.archives, expected):
@@ -126,7 +126,8 @@ def prepare(out: str, tasks: Sequence[str] = (), from_dirs: Sequence[str] = (),
       say(f"{task}: {a['name']} has no published SHA-256; recorded {a['sha256']}")
     say(f"{task}: prepared {len(written)} files in {folder}")
     prepared[recipe.source] = folder
-  origin.write_overrides(out, {s: os.path.relpath(f, out) for s, f in prepared.items()})
+    # Recorded task by task: a later task's failed download keeps the finished ones usable.
+    origin.write_overrides(out, {recipe.source: recipe.source})
   return prepared
 
 
