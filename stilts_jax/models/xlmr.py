@@ -47,14 +47,20 @@ class Dense(nnx.Module):
 class Embed(nnx.Module):
 
   def __init__(self, num: int, features: int, axes: tuple[str | None, str | None],
-               cfg: XLMRConfig, rngs: nnx.Rngs):
+               cfg: XLMRConfig, rngs: nnx.Rngs, padding_idx: int | None = None):
     init = jax.nn.initializers.normal(_INIT_STD)
     self.embedding = nnx.Param(init(rngs.params(), (num, features), cfg.param_dtype),
                                logical_axes=axes)
     self.dtype = cfg.dtype
+    self.padding_idx = padding_idx
 
   def __call__(self, ids: jax.Array) -> jax.Array:
-    return jnp.take(self.embedding[...], ids, axis=0).astype(self.dtype)
+    out = jnp.take(self.embedding[...], ids, axis=0)
+    if self.padding_idx is not None:
+      # transformers' nn.Embedding(padding_idx=...): the padding row is read but never trained.
+      # It matters for span QA, whose softmax spans padded positions (tests/test_loss_parity.py).
+      out = jnp.where((ids == self.padding_idx)[..., None], jax.lax.stop_gradient(out), out)
+    return out.astype(self.dtype)
 
   def attend(self, x: jax.Array) -> jax.Array:
     """x @ embedding.T: the tied MLM decoder."""
@@ -128,8 +134,10 @@ class Embeddings(nnx.Module):
   def __init__(self, cfg: XLMRConfig, rngs: nnx.Rngs):
     self.cfg = cfg
     h = cfg.hidden_size
-    self.word_embeddings = Embed(cfg.vocab_size, h, ("vocab", "embed"), cfg, rngs)
-    self.position_embeddings = Embed(cfg.max_position_embeddings, h, (None, "embed"), cfg, rngs)
+    pad = cfg.pad_token_id  # RoBERTa pads both ids and positions with it
+    self.word_embeddings = Embed(cfg.vocab_size, h, ("vocab", "embed"), cfg, rngs, pad)
+    self.position_embeddings = Embed(cfg.max_position_embeddings, h, (None, "embed"), cfg, rngs,
+                                     pad)
     self.token_type_embeddings = Embed(cfg.type_vocab_size, h, (None, "embed"), cfg, rngs)
     self.layer_norm = LayerNorm(h, cfg)
 

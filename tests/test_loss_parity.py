@@ -1,0 +1,134 @@
+"""Every head's training loss and gradients equal transformers' own (`XLMRobertaFor*` with
+`labels=` / `start_positions=`), fp32, on batches shaped like our features: right padding, ignored
+tokens (-100: later sub-tokens, special tokens, padding), QA answers outside the window (position 0,
+as the features write them) and an evaluation batch's padding row (`mask` 0), which transformers
+never sees. `steps.task_loss` is the function under test; the model itself is checked against the
+same oracle in test_model_parity.py.
+"""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+from flax import nnx
+
+import stilts_jax
+from hf_helpers import padded_batch, random_hf_model, rel_err
+from stilts_jax import steps
+from stilts_jax.features import IGNORE_INDEX
+from stilts_jax.models.hf_io import encoder_name_map, head_name_map
+
+TOL = 1e-5
+LENGTHS = [12, 7, 3, 12, 5]
+
+
+def _hf_loss_and_grads(hf, ids, mask, **labels):
+  hf.zero_grad()
+  out = hf(torch.tensor(ids, dtype=torch.long), attention_mask=torch.tensor(mask),
+           **{k: torch.tensor(v, dtype=torch.long) for k, v in labels.items()})
+  out.loss.backward()
+  grads = {n: p.grad.numpy() for n, p in hf.named_parameters() if p.grad is not None}
+  return float(out.loss), grads
+
+
+def _ours(model, kind, batch):
+  def loss_fn(m):
+    return steps.task_loss(m, "task", kind, {k: jnp.asarray(v) for k, v in batch.items()})[0]
+  return nnx.value_and_grad(loss_fn)(model)
+
+
+def _assert_grads_equal(model, kind, grads, hf_grads):
+  """Every one of our parameter gradients against transformers' for the same weight."""
+  names = {("encoder",) + p: ("roberta." + n, t)
+           for p, (n, t) in encoder_name_map(nnx.state(model.encoder, nnx.Param)).items()}
+  names.update({("heads", "task") + p: v for p, v in
+                head_name_map(nnx.state(model.heads["task"], nnx.Param), kind).items()})
+  # A gradient that is zero in exact arithmetic is float noise on both sides; it must stay at
+  # noise level relative to the largest gradient, not match digit for digit. Those are the
+  # parameters that add one constant to every logit a softmax compares: the attention key bias,
+  # the multiple-choice classifier bias, the QA output bias and the LayerNorm bias before it.
+  noise = 1e-6 * max(np.abs(g).max() for g in hf_grads.values())
+  at_noise = set()
+  for path, g in nnx.to_flat_state(grads):
+    name, transpose = names[path]
+    theirs = hf_grads.pop(name)
+    theirs = theirs.T if transpose else theirs
+    if np.abs(theirs).max() <= noise:
+      assert np.abs(np.asarray(g.get_value())).max() <= noise, name
+      at_noise.add(name.split(".")[-2] + "." + name.split(".")[-1])
+      continue
+    assert rel_err(g.get_value(), theirs) <= TOL, name
+  assert not hf_grads, f"transformers has gradients we lack: {sorted(hf_grads)}"
+  assert at_noise <= {"key.bias", "classifier.bias", "qa_outputs.bias", "LayerNorm.bias"}
+
+
+def _with_padding_row(batch, ids_key="input_ids"):
+  """An evaluation batch's padding row (all pad, mask 0), appended to every array."""
+  out = {}
+  for k, v in batch.items():
+    pad = np.ones_like(v[:1]) if k == ids_key else np.zeros_like(v[:1])
+    out[k] = np.concatenate([v, pad])
+  out["mask"] = np.array([1] * len(batch[ids_key]) + [0], np.int32)
+  return out
+
+
+@pytest.mark.parametrize("config_name", ["tiny", "deeper"])
+def test_classification_loss_and_grads(config_name, tmp_path):
+  hf = random_hf_model("classification", config_name, seed=5)
+  hf.save_pretrained(tmp_path)
+  model = stilts_jax.load_task_model(str(tmp_path))
+  ids, mask = padded_batch(hf.config.vocab_size, LENGTHS, seed=6)
+  label = np.array([0, 4, 2, 1, 3], np.int32)
+  hf_loss, hf_grads = _hf_loss_and_grads(hf, ids, mask, labels=label)
+  batch = _with_padding_row({"input_ids": ids, "attention_mask": mask, "label": label})
+  loss, grads = _ours(model, "classification", batch)
+  assert abs(float(loss) - hf_loss) <= TOL * abs(hf_loss)
+  _assert_grads_equal(model, "classification", grads, hf_grads)
+
+
+def test_multiple_choice_loss_and_grads(tmp_path):
+  hf = random_hf_model("multiple_choice", "deeper", seed=7)
+  hf.save_pretrained(tmp_path)
+  model = stilts_jax.load_task_model(str(tmp_path))
+  ids, mask = padded_batch(hf.config.vocab_size, [9, 4, 9, 6, 2, 5, 9, 3, 7, 7, 8, 2], seed=8)
+  ids, mask = ids.reshape(3, 4, -1), mask.reshape(3, 4, -1)
+  label = np.array([3, 0, 2], np.int32)
+  hf_loss, hf_grads = _hf_loss_and_grads(hf, ids, mask, labels=label)
+  loss, grads = _ours(model, "multiple_choice", _with_padding_row(
+      {"input_ids": ids, "attention_mask": mask, "label": label}))
+  assert abs(float(loss) - hf_loss) <= TOL * abs(hf_loss)
+  _assert_grads_equal(model, "multiple_choice", grads, hf_grads)
+
+
+def test_tagging_loss_and_grads_ignore_what_features_ignore(tmp_path):
+  hf = random_hf_model("tagging", "deeper", seed=9)
+  hf.save_pretrained(tmp_path)
+  model = stilts_jax.load_task_model(str(tmp_path))
+  ids, mask = padded_batch(hf.config.vocab_size, LENGTHS, seed=10)
+  rng = np.random.RandomState(11)
+  labels = rng.randint(0, hf.config.num_labels, ids.shape).astype(np.int32)
+  labels[mask == 0] = IGNORE_INDEX  # padding
+  labels[:, 0] = IGNORE_INDEX  # <s>
+  labels[rng.rand(*ids.shape) < 0.3] = IGNORE_INDEX  # later sub-tokens of a word
+  hf_loss, hf_grads = _hf_loss_and_grads(hf, ids, mask, labels=labels)
+  loss, grads = _ours(model, "tagging", _with_padding_row(
+      {"input_ids": ids, "attention_mask": mask, "labels": labels}))
+  assert abs(float(loss) - hf_loss) <= TOL * abs(hf_loss)
+  _assert_grads_equal(model, "tagging", grads, hf_grads)
+
+
+def test_span_qa_loss_and_grads_with_answers_outside_the_window(tmp_path):
+  hf = random_hf_model("span_qa", "deeper", seed=12)
+  hf.save_pretrained(tmp_path)
+  model = stilts_jax.load_task_model(str(tmp_path))
+  ids, mask = padded_batch(hf.config.vocab_size, LENGTHS, seed=13)
+  # Rows 1 and 3: the answer is not in this window; the features point both ends at <s> (0).
+  start = np.array([4, 0, 1, 0, 2], np.int32)
+  end = np.array([6, 0, 1, 0, 3], np.int32)
+  hf_loss, hf_grads = _hf_loss_and_grads(hf, ids, mask, start_positions=start,
+                                         end_positions=end)
+  loss, grads = _ours(model, "span_qa", _with_padding_row(
+      {"input_ids": ids, "attention_mask": mask, "start_positions": start,
+       "end_positions": end}))
+  assert abs(float(loss) - hf_loss) <= TOL * abs(hf_loss)
+  _assert_grads_equal(model, "span_qa", grads, hf_grads)
