@@ -97,6 +97,21 @@ def demo(checkout):
   return checkout / "runs" / "demo", proc
 
 
+# (intermediate, target, language, metric): floor. Measured: none / mnli
+#   xnli en 53.3 / 64.7, de 46.0 / 48.7; panx en 100 / 97.5, de 77.6 / 72.5;
+#   xquad f1 en 40.7 / 58.6, es 19.6 / 16.5; tatoeba de 50.0 / 22.0, fr 60.7 / 12.0, ru 63.3 / 25.3.
+QUALITY_FLOORS = {
+    (None, "xnli", "en", "accuracy"): 43, (None, "xnli", "de", "accuracy"): 36,
+    (None, "panx", "en", "f1"): 90, (None, "panx", "de", "f1"): 67,
+    (None, "xquad", "en", "f1"): 30, (None, "xquad", "es", "f1"): 9,
+    (None, "tatoeba", "de", "accuracy"): 40, (None, "tatoeba", "fr", "accuracy"): 50,
+    ("mnli", "xnli", "en", "accuracy"): 54, ("mnli", "xnli", "de", "accuracy"): 38,
+    ("mnli", "panx", "en", "f1"): 87, ("mnli", "panx", "de", "f1"): 62,
+    ("mnli", "xquad", "en", "f1"): 48, ("mnli", "xquad", "es", "f1"): 6,
+    ("mnli", "tatoeba", "de", "accuracy"): 12, ("mnli", "tatoeba", "ru", "accuracy"): 15,
+}
+
+
 @pytest.mark.slow
 def test_demo_completes_with_every_result_row(demo):
   workdir, proc = demo
@@ -117,13 +132,14 @@ def test_demo_completes_with_every_result_row(demo):
   assert all(0.0 <= r["value"] <= 100.0 for r in rows)
   assert {r["seed"] for r in rows} == {1}
 
-  def en_dev(setting, target, metric):
-    return next(r["value"] for r in rows if (r["intermediate"], r["target"], r["language"],
-                                             r["split"], r["metric"]) ==
-                (setting, target, "en", "validation", metric))
-  for setting in SETTINGS:
-    assert en_dev(setting, "xnli", "accuracy") > 40  # chance is 33.3
-    assert en_dev(setting, "panx", "f1") > 50        # chance (random tags) is near 0
+  # A quality gate: about 10 points under what the demo measured (this machine, commit 57b1472),
+  # for English dev and one zero-shot language of every task, so a broken loss, decoder or
+  # pooling fails here. Chance: XNLI 33.3, PAN-X and XQuAD near 0, Tatoeba 1 in 150.
+  scores = {(r["intermediate"], r["target"], r["language"], r["metric"]): r["value"]
+            for r in rows if r["split"] == "validation"}
+  for (setting, target, language, metric), floor in QUALITY_FLOORS.items():
+    got = scores[(setting, target, language, metric)]
+    assert got >= floor, f"{setting} -> {target} {language} {metric}: {got:.1f} < {floor}"
   # Each row says what it was computed on; the demo's shifted Russian XQuAD answers (as on the
   # Hub) were re-aligned, counted, and listed under the table.
   shifted = -(-DemoSizes().eval // 10)
