@@ -28,7 +28,7 @@ def _hf_loss_and_grads(hf, ids, mask, **labels):
            **{k: torch.tensor(v, dtype=torch.long) for k, v in labels.items()})
   out.loss.backward()
   grads = {n: p.grad.numpy() for n, p in hf.named_parameters() if p.grad is not None}
-  return float(out.loss), grads
+  return float(out.loss.detach()), grads
 
 
 def _ours(model, kind, batch):
@@ -72,63 +72,55 @@ def _with_padding_row(batch, ids_key="input_ids"):
   return out
 
 
+def _models(kind, config_name, seed, tmp_path):
+  hf = random_hf_model(kind, config_name, seed=seed)
+  hf.save_pretrained(tmp_path)
+  return hf, stilts_jax.load_task_model(str(tmp_path))
+
+
+# transformers' keyword -> our feature name
+OUR_LABEL_KEYS = {"labels": {"classification": "label", "multiple_choice": "label",
+                             "tagging": "labels"}}
+
+
+def _compare(hf, model, kind, ids, mask, **labels):
+  """Loss and every gradient: transformers on the real rows, ours with a padding row added."""
+  hf_loss, hf_grads = _hf_loss_and_grads(hf, ids, mask, **labels)
+  batch = {"input_ids": ids, "attention_mask": mask}
+  batch.update({OUR_LABEL_KEYS.get(k, {}).get(kind, k): v for k, v in labels.items()})
+  loss, grads = _ours(model, kind, _with_padding_row(batch))
+  assert abs(float(loss) - hf_loss) <= TOL * abs(hf_loss)
+  _assert_grads_equal(model, kind, grads, hf_grads)
+
+
 @pytest.mark.parametrize("config_name", ["tiny", "deeper"])
 def test_classification_loss_and_grads(config_name, tmp_path):
-  hf = random_hf_model("classification", config_name, seed=5)
-  hf.save_pretrained(tmp_path)
-  model = stilts_jax.load_task_model(str(tmp_path))
+  hf, model = _models("classification", config_name, 5, tmp_path)
   ids, mask = padded_batch(hf.config.vocab_size, LENGTHS, seed=6)
-  label = np.array([0, 4, 2, 1, 3], np.int32)
-  hf_loss, hf_grads = _hf_loss_and_grads(hf, ids, mask, labels=label)
-  batch = _with_padding_row({"input_ids": ids, "attention_mask": mask, "label": label})
-  loss, grads = _ours(model, "classification", batch)
-  assert abs(float(loss) - hf_loss) <= TOL * abs(hf_loss)
-  _assert_grads_equal(model, "classification", grads, hf_grads)
+  _compare(hf, model, "classification", ids, mask, labels=np.array([0, 4, 2, 1, 3], np.int32))
 
 
 def test_multiple_choice_loss_and_grads(tmp_path):
-  hf = random_hf_model("multiple_choice", "deeper", seed=7)
-  hf.save_pretrained(tmp_path)
-  model = stilts_jax.load_task_model(str(tmp_path))
+  hf, model = _models("multiple_choice", "deeper", 7, tmp_path)
   ids, mask = padded_batch(hf.config.vocab_size, [9, 4, 9, 6, 2, 5, 9, 3, 7, 7, 8, 2], seed=8)
-  ids, mask = ids.reshape(3, 4, -1), mask.reshape(3, 4, -1)
-  label = np.array([3, 0, 2], np.int32)
-  hf_loss, hf_grads = _hf_loss_and_grads(hf, ids, mask, labels=label)
-  loss, grads = _ours(model, "multiple_choice", _with_padding_row(
-      {"input_ids": ids, "attention_mask": mask, "label": label}))
-  assert abs(float(loss) - hf_loss) <= TOL * abs(hf_loss)
-  _assert_grads_equal(model, "multiple_choice", grads, hf_grads)
+  _compare(hf, model, "multiple_choice", ids.reshape(3, 4, -1), mask.reshape(3, 4, -1),
+           labels=np.array([3, 0, 2], np.int32))
 
 
 def test_tagging_loss_and_grads_ignore_what_features_ignore(tmp_path):
-  hf = random_hf_model("tagging", "deeper", seed=9)
-  hf.save_pretrained(tmp_path)
-  model = stilts_jax.load_task_model(str(tmp_path))
+  hf, model = _models("tagging", "deeper", 9, tmp_path)
   ids, mask = padded_batch(hf.config.vocab_size, LENGTHS, seed=10)
   rng = np.random.RandomState(11)
   labels = rng.randint(0, hf.config.num_labels, ids.shape).astype(np.int32)
   labels[mask == 0] = IGNORE_INDEX  # padding
   labels[:, 0] = IGNORE_INDEX  # <s>
   labels[rng.rand(*ids.shape) < 0.3] = IGNORE_INDEX  # later sub-tokens of a word
-  hf_loss, hf_grads = _hf_loss_and_grads(hf, ids, mask, labels=labels)
-  loss, grads = _ours(model, "tagging", _with_padding_row(
-      {"input_ids": ids, "attention_mask": mask, "labels": labels}))
-  assert abs(float(loss) - hf_loss) <= TOL * abs(hf_loss)
-  _assert_grads_equal(model, "tagging", grads, hf_grads)
+  _compare(hf, model, "tagging", ids, mask, labels=labels)
 
 
 def test_span_qa_loss_and_grads_with_answers_outside_the_window(tmp_path):
-  hf = random_hf_model("span_qa", "deeper", seed=12)
-  hf.save_pretrained(tmp_path)
-  model = stilts_jax.load_task_model(str(tmp_path))
+  hf, model = _models("span_qa", "deeper", 12, tmp_path)
   ids, mask = padded_batch(hf.config.vocab_size, LENGTHS, seed=13)
   # Rows 1 and 3: the answer is not in this window; the features point both ends at <s> (0).
-  start = np.array([4, 0, 1, 0, 2], np.int32)
-  end = np.array([6, 0, 1, 0, 3], np.int32)
-  hf_loss, hf_grads = _hf_loss_and_grads(hf, ids, mask, start_positions=start,
-                                         end_positions=end)
-  loss, grads = _ours(model, "span_qa", _with_padding_row(
-      {"input_ids": ids, "attention_mask": mask, "start_positions": start,
-       "end_positions": end}))
-  assert abs(float(loss) - hf_loss) <= TOL * abs(hf_loss)
-  _assert_grads_equal(model, "span_qa", grads, hf_grads)
+  _compare(hf, model, "span_qa", ids, mask, start_positions=np.array([4, 0, 1, 0, 2], np.int32),
+           end_positions=np.array([6, 0, 1, 0, 3], np.int32))
