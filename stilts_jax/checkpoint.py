@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -51,6 +53,17 @@ class _NotReadOnlyNotice(logging.Filter):
 logging.getLogger("absl").addFilter(_NotReadOnlyNotice())
 
 STATE_ITEM = "state"
+
+# Set by `handle_sigterm`'s handler: a single-process run's preemption notice.
+_SIGTERM_RECEIVED = threading.Event()
+
+
+def handle_sigterm() -> None:
+  """Turns SIGTERM (the notice a preemptible/spot VM gets before it is taken) into a preemption
+  at the end of the current step: `reached_preemption` becomes true, the loop saves and the CLI
+  exits 75. For single-process runs only: under `jax.distributed` JAX's preemption sync service
+  owns SIGTERM and makes every process agree on the step, which a local flag cannot."""
+  signal.signal(signal.SIGTERM, lambda signum, frame: _SIGTERM_RECEIVED.set())
 
 
 class MissingCheckpoint(UserError, FileNotFoundError):
@@ -259,10 +272,11 @@ class Checkpointer:
   def reached_preemption(self, step: int) -> bool:
     """True once all hosts reached the step at which a preemption notice is honoured.
 
-    Needs `jax.distributed.initialize()` (the coordination service); without it (single
-    process) Orbax reports False. Call it every step on every host: it is a collective.
+    Under `jax.distributed` this is JAX's preemption sync point (Orbax asks the coordination
+    service; call it every step on every host: it is a collective). A single process has no such
+    service: there it is SIGTERM, caught by `handle_sigterm`.
     """
-    return self.manager.reached_preemption(int(step))
+    return _SIGTERM_RECEIVED.is_set() or self.manager.reached_preemption(int(step))
 
   def wait_until_finished(self) -> None:
     self.manager.wait_until_finished()

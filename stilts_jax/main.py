@@ -162,6 +162,9 @@ def main(argv):
                                       num_processes=FLAGS.num_processes,
                                       process_id=FLAGS.process_id).items() if v is not None}
     jax.distributed.initialize(**explicit)  # on TPU VMs everything is auto-detected
+  else:  # with jax.distributed, JAX's preemption sync service handles SIGTERM
+    from stilts_jax import checkpoint
+    checkpoint.handle_sigterm()
   compilation_cache.enable(config.compilation_cache_dir)
   from stilts_jax import demo, pipeline, train  # after distributed init: they may touch devices
   try:

@@ -8,8 +8,10 @@ Hooks (each optional):
                                 and DIR/<phase>.json (its PhaseOutcome fields)
   STILTS_TEST_KILL_AT=PH:N      SIGKILL this process just before step N of the phase whose name
                                 contains PH, once a finalized checkpoint exists (as a crash would)
-  STILTS_TEST_PREEMPT_AT=PH:N   report a preemption notice at step N of that phase (as Orbax does
-                                when all hosts reach the agreed step)
+  STILTS_TEST_SIGTERM_AT=PH:N:P send SIGTERM to process P during step N of that phase: a real
+                                preemption notice. A single process saves after that step
+                                (checkpoint.handle_sigterm); under jax.distributed JAX's
+                                preemption sync service makes the processes agree on a later step
 """
 
 from __future__ import annotations
@@ -41,10 +43,14 @@ def _flat(params) -> dict[str, np.ndarray]:
 def install_hooks() -> None:
   from flax import nnx
 
-  from stilts_jax import checkpoint, pipeline, steps
+  from stilts_jax import pipeline, steps
   current = {"phase": None}
   dump = os.environ.get("STILTS_TEST_DUMP")
-  kill, preempt = _spec("STILTS_TEST_KILL_AT"), _spec("STILTS_TEST_PREEMPT_AT")
+  kill = _spec("STILTS_TEST_KILL_AT")
+  sigterm = None
+  if os.environ.get("STILTS_TEST_SIGTERM_AT"):
+    phase, step, process = os.environ["STILTS_TEST_SIGTERM_AT"].split(":")
+    sigterm = phase, int(step), int(process)
   real_train_phase = pipeline.train_phase
 
   def train_phase(name, model, tasks, hp, mesh, workdir, **kw):
@@ -63,6 +69,31 @@ def install_hooks() -> None:
     return out
 
   pipeline.train_phase = train_phase
+
+  if sigterm:
+    real_make_for_term = steps.make_train_step
+    sent = []
+
+    def make_train_step_term(*args, **kwargs):
+      import jax
+      step_fn = real_make_for_term(*args, **kwargs)
+
+      def wrapped(state, batch, head):
+        if (not sent and sigterm[0] in current["phase"] and jax.process_index() == sigterm[2]
+            and int(state["step"]) + 1 == sigterm[1]):
+          sent.append(True)
+          print(f"test hook: SIGTERM to process {sigterm[2]} at {current['phase']} step "
+                f"{sigterm[1]}", flush=True)
+          os.kill(os.getpid(), signal.SIGTERM)
+          if jax.process_count() > 1:
+            # JAX's notifier thread polls for the signal about once a second; without the pause
+            # the 12-step phase could end before the notice reached the coordination service.
+            time.sleep(3)
+        return step_fn(state, batch, head)
+
+      return wrapped
+
+    steps.make_train_step = make_train_step_term
 
   if kill:
     real_make = steps.make_train_step
@@ -98,16 +129,6 @@ def install_hooks() -> None:
       return bool(steps)
 
     steps.make_train_step = make_train_step
-
-  if preempt:
-    real_reached = checkpoint.Checkpointer.reached_preemption
-
-    def reached_preemption(self, step):
-      if preempt[0] in current["phase"] and int(step) == preempt[1]:
-        return True
-      return real_reached(self, step)
-
-    checkpoint.Checkpointer.reached_preemption = reached_preemption
 
 
 if __name__ == "__main__":

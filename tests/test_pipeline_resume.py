@@ -7,8 +7,8 @@ on one CPU device, intermediate mnli → target xnli:
               (checkpoint.keep_after_completion=all)
   launch 1:   gs:// workdir (a GCS emulator on 127.0.0.1): SIGKILL just before intermediate step 6
               (its step-4 checkpoint is committed on the bucket)
-  launch 2:   resumes the intermediate phase at step 4, finishes it, is preempted at target step 6
-              (checkpoint saved, exit code 75)
+  launch 2:   resumes the intermediate phase at step 4, finishes it, gets SIGTERM (a preemptible
+              VM's notice) during target step 6: checkpoint saved, exit code 75
   launch 3:   resumes the target at step 6 and finishes
 Final parameters of both phases, dev scores, train losses, the zero-shot results and predictions
 must be bit-identical to the reference: on CPU every step is a pure function of (seed, step,
@@ -65,13 +65,13 @@ def runs(tmp_path_factory, gcs):
   objects.append(gcs.objects(bucket))
   assert proc.returncode == -9, log[-3000:]  # SIGKILL
   assert "SIGKILL at intermediate/mnli step 6" in log
-  proc, log = _launch(run, root / "run_dump", STILTS_TEST_PREEMPT_AT="target:6", **gcs.env)
+  proc, log = _launch(run, root / "run_dump", STILTS_TEST_SIGTERM_AT="target:6:0", **gcs.env)
   logs.append(log)
   assert proc.returncode == EXIT_PREEMPTED, log[-3000:]
   proc, log = _launch(run, root / "run_dump", **gcs.env)
   logs.append(log)
   assert proc.returncode == 0, log[-3000:]
-  return dict(ref=ref, run=epath.Path(run), bucket=bucket, gcs=gcs, ref_dump=root / "ref_dump",
+  return dict(assets=assets, ref=ref, run=epath.Path(run), bucket=bucket, gcs=gcs, ref_dump=root / "ref_dump",
               run_dump=root / "run_dump", logs=logs, objects_at_kill=objects[0])
 
 
@@ -98,7 +98,8 @@ def test_relaunches_resume_from_their_checkpoints(runs):
   assert "run/intermediate/mnli/checkpoints/4/commit_success.txt" in runs["objects_at_kill"]
   # The SIGKILL came before step 6; the newest finalized checkpoint was step 4.
   assert "[intermediate/mnli] 12 steps" in preempted and "resuming at step 4" in preempted
-  assert "preempted during mnli__xnli at step 6" in preempted
+  assert "test hook: SIGTERM to process 0 at target/mnli__xnli step 6" in preempted
+  assert "preempted during mnli__xnli at step 6" in preempted  # saved after the step it was in
   assert "run the same command again to resume" in preempted
   # The intermediate phase was COMPLETED, so the last launch only resumes the target at step 6.
   assert "[intermediate/mnli]" not in finished
@@ -251,3 +252,37 @@ def test_eval_mode_reevaluates_best_checkpoints_without_training(runs, tmp_path)
   assert sorted(p.name for p in (run / "target/mnli__xnli/best_params").iterdir()) == kept
   assert not (run / "target/mnli__xnli/checkpoints").exists()
   assert (run / "target/mnli__xnli/metrics.jsonl").read_text() == metrics_before
+
+
+def test_second_run_shares_the_intermediate_without_retraining(runs, tmp_path):
+  """`intermediate_workdir` (how tpu_scripts/sweep.sh runs every target of a setting off one
+  intermediate model): a new run pointed at the bucket run's finished intermediate phase trains
+  only its target, from that phase's best encoder, and lands on the reference's numbers exactly.
+
+  The demo's model lives in each workdir's demo_assets, so its path differs between the two runs
+  (a real sweep names the same Hub model): the recipe check stops that, and allow_changed_config
+  lets the run go on, recording the change in the shared phase's run.json and nothing else."""
+  inter = f"{runs['run']}/intermediate/mnli"
+  before = runs["gcs"].objects(runs["bucket"], "run/intermediate/")
+  workdir = H.seed_workdir(tmp_path / "second", runs["assets"])
+  dump = tmp_path / "dump"
+  args = [*ARGS, f"--config.intermediate_workdir={inter}"]
+  env = dict(runs["gcs"].env, STILTS_TEST_DUMP=str(dump))
+  proc = H.cli(workdir, *args, env=env)
+  assert proc.returncode == 2 and "intermediate/mnli was run with a different config" in \
+      proc.stderr and "train.model.name" in proc.stderr, proc.stderr[-3000:]
+  proc = H.cli(workdir, *args, "--config.allow_changed_config=True", env=env)
+  log = proc.stdout + proc.stderr
+  assert proc.returncode == 0, log[-3000:]
+  assert "[intermediate/mnli]" not in log and "[target/mnli__xnli] 12 steps" in log
+  assert not (workdir / "intermediate").exists()
+  assert runs["gcs"].objects(runs["bucket"], "run/intermediate/") == before  # no new object
+  record = json.loads(epath.Path(inter, "run.json").read_text())
+  (change,) = record["changes"]
+  assert change["diff"] and all(d.startswith("train.model.name") for d in change["diff"]), change
+  assert sorted(p.name for p in dump.iterdir()) == [f"{TARGET}.{x}" for x in
+                                                    ("final.npz", "init.npz", "json")]
+  enc = lambda t: {k: v for k, v in t.items() if k.startswith("['encoder']")}
+  _assert_trees_identical(enc(_npz(dump / f"{TARGET}.init.npz")),
+                          enc(_npz(runs["ref_dump"] / f"{INTER}.final.npz")))
+  assert _rows(workdir / "results.jsonl") == _rows(runs["ref"] / "results.jsonl")
