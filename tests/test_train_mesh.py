@@ -1,6 +1,8 @@
-"""train_phase on 1 device and on an 8-device {data: 2, fsdp: 4} mesh: same losses, same params.
+"""train_phase on 1 device and on an 8-device {data: 2, fsdp: 2, tensor: 2} mesh: same per-update
+losses and gradient norms, same params.
 
-Batches are assembled per process and sharded over (data, fsdp); parameters are FSDP-sharded;
+Batches are assembled per process and sharded over (data, fsdp); parameters are FSDP-sharded, and
+the MLP and attention heads split over `tensor`;
 dropout keys are threefry-partitionable, so every device draws the same masks as one device would.
 What may differ is only the order of floating-point reductions across shards, hence tolerances
 (measured: losses ~1e-7, params ~3e-5 after 80 Adam steps at lr 1e-3).
@@ -45,10 +47,13 @@ def _run(mesh, workdir, grad_accum=1):
 def test_one_device_and_8_device_mesh_train_the_same(tmp_path):
   # Gradient accumulation (optax.MultiSteps) on: it is the path with the most state to shard.
   grad_accum = 2
-  assert jax.device_count() == 8, "conftest provides 8 fake CPU devices"
+  # The host's devices, named: conftest provides 8 fake ones (and keeps the CPU the default
+  # backend on accelerator machines, whose single GPU could not hold this mesh).
+  cpus = jax.devices("cpu")
+  assert len(cpus) == 8, "conftest provides 8 fake CPU devices"
   assert jax.config.jax_threefry_partitionable  # else sharded dropout masks differ from 1 device
-  one = shd.make_mesh({"data": 1, "fsdp": 1, "tensor": 1}, devices=jax.devices()[:1])
-  eight = shd.make_mesh({"data": 2, "fsdp": 4, "tensor": 1})
+  one = shd.make_mesh({"data": 1, "fsdp": 1, "tensor": 1}, devices=cpus[:1])
+  eight = shd.make_mesh({"data": 2, "fsdp": 2, "tensor": 2}, devices=cpus)
 
   out1, losses1, params1, init = _run(one, tmp_path / "one", grad_accum)
   out8, losses8, params8, init8 = _run(eight, tmp_path / "eight", grad_accum)
@@ -72,6 +77,9 @@ def test_one_device_and_8_device_mesh_train_the_same(tmp_path):
   for path, v1 in flat1:
     np.testing.assert_allclose(flat8[jax.tree_util.keystr(path)], v1, rtol=0, atol=PARAM_ATOL,
                                err_msg=jax.tree_util.keystr(path))
-  # The 8-device run really was sharded: the big matrices are split over fsdp.
-  emb = jax.tree_util.tree_leaves(out8.params["encoder"])
-  assert any(len(x.sharding.device_set) == 8 and not x.sharding.is_fully_replicated for x in emb)
+  # The 8-device run really was sharded: the big matrices are split over fsdp, the MLP over
+  # fsdp and tensor.
+  enc = jax.tree_util.tree_leaves(out8.params["encoder"])
+  assert any(len(x.sharding.device_set) == 8 and not x.sharding.is_fully_replicated for x in enc)
+  mlp = out8.params["encoder"]["layers"][0]["intermediate"]["kernel"]
+  assert set(mlp.sharding.spec) >= {"fsdp", "tensor"}, mlp.sharding.spec
