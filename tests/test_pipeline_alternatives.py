@@ -74,10 +74,20 @@ def test_mnli_fraction_plus_mlm_end_to_end_with_splash_on_a_4_device_mesh(tmp_pa
       "--config.mlm.max_length=32", "--config.export_intermediate_hf=True",
       "--config.targets=('xnli','tatoeba')", "--config.eval.languages.tatoeba=de",
       "--config.model.attention=splash", "--config.model.attention_dropout=0.0"]
-  proc = H.cli(workdir, *args, env={"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
+  dump = tmp_path / "dump"
+  proc = H.cli(workdir, *args, env={"XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+                                    "STILTS_TEST_DUMP": str(dump)})
   log = proc.stdout + proc.stderr
   assert proc.returncode == 0, log[-3000:]
   assert "mlm: 0.25" in log  # the phase's task mix as reported
+  # Both heads trained: the MLM head's parameters (started from the checkpoint's lm_head, or
+  # fresh) moved, as the classification head's did.
+  with np.load(dump / "intermediate__mnli@50+mlm.init.npz") as a, \
+       np.load(dump / "intermediate__mnli@50+mlm.final.npz") as b:
+    for head in ("mlm", "mnli"):
+      keys = [k for k in a.files if k.startswith(f"['heads']['{head}']")]
+      assert keys, (head, a.files)
+      assert all(not np.array_equal(a[k], b[k]) for k in keys), head
   assert "4 devices" in log
   inter = workdir / "intermediate" / "mnli@50+mlm"
   assert (inter / "COMPLETED").exists()
