@@ -84,16 +84,60 @@ def _collection_rank(item) -> int:
   return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
 
 
+ACCELERATOR_MARKS = ("gpu", "tpu")
+
+
+def _accelerator_run(config) -> bool:
+  """`pytest -m gpu` / `-m tpu`: the run that is for the accelerator."""
+  return config.option.markexpr.strip() in ACCELERATOR_MARKS
+
+
+def pytest_configure(config):
+  """Which backend the session's JAX uses (before any test module imports jax).
+
+  The suite checks numbers that only hold on the CPU: sharded vs single-device runs on 8 fake host
+  devices, fp32 parity at 1e-5 (GPUs multiply in TF32, TPUs in bf16 passes), bit-identical resumes.
+  On a GPU or TPU machine JAX would make the accelerator the default backend, so `jax.devices()`
+  would return 1 GPU instead of the 8 host devices and every mesh test would fail. So the README's
+  test command runs on the CPU backend everywhere (the accelerator tests skip, saying how to run
+  them), and `pytest -m gpu` / `-m tpu` leaves JAX's choice alone so those tests get the device.
+  An explicit JAX_PLATFORMS wins. xdist workers inherit the variable and run this hook too."""
+  if _accelerator_run(config):
+    # xdist starts several workers, each of which would otherwise grab 75 % of the device memory.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+  elif "JAX_PLATFORMS" not in os.environ:
+    os.environ["JAX_PLATFORMS"] = "cpu"
+    import sys
+    if "jax" in sys.modules:  # imported early (a plugin): its config has read the variable already
+      sys.modules["jax"].config.update("jax_platforms", "cpu")
+
+
 def pytest_collection_modifyitems(config, items):
   """Longest files first (see LONGEST_FIRST); `gpu`/`tpu`-marked tests skip cleanly (with the
-  reason) where that accelerator is absent."""
+  reason) unless this is their run and the accelerator is there."""
   items.sort(key=_collection_rank)  # stable: the order within a file is kept
-  for marker, platform in (("gpu", "gpu"), ("tpu", "tpu")):
-    marked = [item for item in items if marker in item.keywords]
-    if marked and not _has_platform(platform):
-      skip = pytest.mark.skip(reason=f"needs a {platform.upper()} (none visible to JAX)")
-      for item in marked:
-        item.add_marker(skip)
+  for platform in ACCELERATOR_MARKS:
+    marked = [item for item in items if platform in item.keywords]
+    if not marked:
+      continue
+    if not _accelerator_run(config):
+      reason = (f"a {platform.upper()} test: run `pytest -m {platform}` on a machine with one "
+                "(the rest of the suite runs on the CPU backend)")
+    elif not _has_platform(platform):
+      reason = f"needs a {platform.upper()} (none visible to JAX)"
+    else:
+      continue
+    for item in marked:
+      item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def fp32_matmuls():
+  """Parity tests compare with transformers' fp32 model at ~1e-5: full-precision matmuls, which
+  are the CPU's anyway but not an accelerator's default (TF32 on GPUs, bf16 passes on TPUs)."""
+  import jax
+  with jax.default_matmul_precision("highest"):
+    yield
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,8 @@ import stilts_jax
 from stilts_jax.models.checkpoint_files import open_weights, write_safetensors
 from hf_helpers import padded_batch, random_hf_model, rel_err, torch_outputs
 
+pytestmark = pytest.mark.usefixtures("fp32_matmuls")  # conftest: full-precision matmuls
+
 LENGTHS = [10, 6, 2]
 
 

@@ -18,6 +18,8 @@ from stilts_jax import steps
 from stilts_jax.features import IGNORE_INDEX
 from stilts_jax.models.hf_io import encoder_name_map, head_name_map
 
+pytestmark = pytest.mark.usefixtures("fp32_matmuls")  # conftest: full-precision matmuls
+
 TOL = 1e-5
 LENGTHS = [12, 7, 3, 12, 5]
 

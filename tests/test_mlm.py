@@ -17,6 +17,8 @@ from stilts_jax.features import IGNORE_INDEX
 from tests.conftest import MULTILINGUAL_TEXT
 from tests.hf_helpers import padded_batch, random_hf_model
 
+pytestmark = pytest.mark.usefixtures("fp32_matmuls")  # conftest: full-precision matmuls
+
 SPECIALS = (0, 1, 2, 3)
 VOCAB = 1000
 MASK_ID = VOCAB - 1

@@ -8,6 +8,8 @@ import pytest
 import stilts_jax
 from hf_helpers import CONFIGS, padded_batch, random_hf_model, rel_err, torch_outputs
 
+pytestmark = pytest.mark.usefixtures("fp32_matmuls")  # conftest: full-precision matmuls
+
 FP32_TOL = 1e-5
 # bf16 compute, fp32 params, against the fp32 torch model: bf16 has an 8-bit mantissa (~4e-3
 # relative per rounding) and errors grow through the layers; measured ≈1e-2 on these models.

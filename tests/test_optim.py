@@ -16,6 +16,8 @@ import _pipeline_helpers as H
 from stilts_jax import optim
 from stilts_jax.models.hf_io import encoder_name_map, head_name_map
 
+pytestmark = pytest.mark.usefixtures("fp32_matmuls")  # conftest: full-precision matmuls
+
 # jiant (jiant/shared/model_setup.py) and the transformers examples it follows.
 NO_DECAY = ("bias", "LayerNorm.weight")
 
