@@ -131,7 +131,26 @@ def install_hooks() -> None:
     steps.make_train_step = make_train_step
 
 
+def _hide_torch() -> None:
+  """The CLI as a user's install runs it: without torch, which the test environment has only as
+  the oracle (`.[test]`; `.[tpu]` has none), and which transformers imports when it finds it
+  (3 s a launch here). A path finder that cannot see torch: `find_spec("torch")` is None and
+  `import torch` fails, as when it is not installed."""
+  import importlib.machinery
+
+  class PathFinderWithoutTorch(importlib.machinery.PathFinder):
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+      if name == "torch" or name.startswith("torch."):
+        return None
+      return super().find_spec(name, path, target)
+
+  sys.meta_path[:] = [PathFinderWithoutTorch if f is importlib.machinery.PathFinder else f
+                      for f in sys.meta_path]
+
+
 if __name__ == "__main__":
+  _hide_torch()
   sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
   for arg in sys.argv[1:]:
     if arg.startswith("--workdir="):
