@@ -88,7 +88,7 @@ def checkout(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def demo(checkout):
-  """The README's demo command, run once for this module's tests (about 2 minutes here)."""
+  """The README's demo command, run once for this module's tests (3-5 minutes here)."""
   command = readme_command(INSTALL + "stilts-jax ")
   assert shutil.which("stilts-jax", path=str(Path(sys.executable).parent)), \
       "the stilts-jax console script is not installed: pip install -e ."
