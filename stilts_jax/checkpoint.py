@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import signal
 import threading
 from collections.abc import Callable, Mapping
@@ -61,9 +62,23 @@ _SIGTERM_RECEIVED = threading.Event()
 def handle_sigterm() -> None:
   """Turns SIGTERM (the notice a preemptible/spot VM gets before it is taken) into a preemption
   at the end of the current step: `reached_preemption` becomes true, the loop saves and the CLI
-  exits 75. For single-process runs only: under `jax.distributed` JAX's preemption sync service
-  owns SIGTERM and makes every process agree on the step, which a local flag cannot."""
-  signal.signal(signal.SIGTERM, lambda signum, frame: _SIGTERM_RECEIVED.set())
+  exits 75. A second SIGTERM stops the process at once, as without the handler (outside training,
+  e.g. in evaluation, the first one waits for the next step). For single-process runs only: under
+  `jax.distributed` JAX's preemption sync service owns SIGTERM and makes every process agree on the
+  step, which a local flag cannot."""
+
+  def on_sigterm(signum, frame):
+    del frame
+    if _SIGTERM_RECEIVED.is_set():
+      signal.signal(signum, signal.SIG_DFL)
+      os.kill(os.getpid(), signum)
+      return
+    _SIGTERM_RECEIVED.set()
+    # os.write, not logging: a handler may run while the main thread holds the logging lock.
+    os.write(2, b"SIGTERM: saving a checkpoint after this training step, then exiting "
+                b"(send it again to stop now)\n")
+
+  signal.signal(signal.SIGTERM, on_sigterm)
 
 
 class MissingCheckpoint(UserError, FileNotFoundError):

@@ -11,7 +11,7 @@ Hooks (each optional):
   STILTS_TEST_SIGTERM_AT=PH:N:P send SIGTERM to process P during step N of that phase: a real
                                 preemption notice. A single process saves after that step
                                 (checkpoint.handle_sigterm); under jax.distributed JAX's
-                                preemption sync service makes the processes agree on a later step
+                                preemption sync service makes the processes agree on a step
 """
 
 from __future__ import annotations

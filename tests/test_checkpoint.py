@@ -221,6 +221,34 @@ def test_preemption_is_false_single_process(tmp_path):
     assert ckpt.reached_preemption(3) is False
 
 
+SIGTERM_TWICE = """
+import os, signal, sys, time
+from stilts_jax import checkpoint
+checkpoint.handle_sigterm()
+with checkpoint.Checkpointer(sys.argv[1], save_interval_steps=10) as ckpt:
+  before = ckpt.reached_preemption(1)
+  os.kill(os.getpid(), signal.SIGTERM)
+  time.sleep(0.2)  # Python runs the handler between bytecodes of the main thread
+  print("after one SIGTERM:", before, ckpt.reached_preemption(2), flush=True)
+  os.kill(os.getpid(), signal.SIGTERM)
+  time.sleep(5)
+  print("still running after two", flush=True)
+"""
+
+
+def test_sigterm_is_a_preemption_notice_and_a_second_one_stops_at_once(tmp_path):
+  """A single process (main without --distributed): the first SIGTERM makes the next
+  reached_preemption true (the loop saves, the CLI exits 75); a second stops the process now, as
+  a user's repeated `kill` expects, even where no training step comes (evaluation)."""
+  import subprocess
+  import sys
+  proc = subprocess.run([sys.executable, "-c", SIGTERM_TWICE, str(tmp_path / "ckpt")],
+                        capture_output=True, text=True, timeout=120)
+  assert "after one SIGTERM: False True" in proc.stdout, proc.stdout + proc.stderr[-3000:]
+  assert "SIGTERM: saving a checkpoint after this training step" in proc.stderr
+  assert "still running" not in proc.stdout and proc.returncode == -15, proc.returncode
+
+
 def test_initial_state_source_order(tmp_path, source_model):
   own, prev = tmp_path / "own", tmp_path / "prev"
   assert initial_state_source(own) == "pretrained"
