@@ -113,9 +113,8 @@ def get_config() -> ml_collections.ConfigDict:
   # A rerun whose recipe differs from the one a phase was trained with stops with the diff;
   # True continues anyway and records the change in the phase's run.json.
   c.allow_changed_config = False
-  # Persistent XLA compilation cache: "" = ~/.cache/stilts_jax/xla (or $XDG_CACHE_HOME) on TPU
-  # and GPU, off on CPU (slower there, see stilts_jax/compilation_cache.py); "none" = off;
-  # a directory (or gs://) = on, any backend. Later runs of the same shapes skip compiling.
+  # Persistent XLA compilation cache: "" = ~/.cache/stilts_jax/xla (or $XDG_CACHE_HOME), "none" =
+  # off, a directory (or gs://) = there. Later runs of the same shapes skip compiling.
   c.compilation_cache_dir = ""
   c.demo = False
   return c

@@ -8,6 +8,8 @@ effective batch (e.g. 4 × 8 = 32) on small devices.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import optax
 
@@ -32,11 +34,15 @@ def decay_mask(params):
       lambda path, _: getattr(path[-1], "key", None) not in NO_DECAY_LEAVES, params)
 
 
+@functools.lru_cache(maxsize=32)
 def make_optimizer(*, learning_rate: float, total_updates: int, warmup_fraction: float = 0.1,
                    weight_decay: float = 0.01, b1: float = 0.9, b2: float = 0.999,
                    eps: float = 1e-8, max_grad_norm: float | None = 1.0,
                    grad_accum_steps: int = 1) -> optax.GradientTransformation:
-  """`total_updates` counts optimizer updates (micro-steps / grad_accum_steps)."""
+  """`total_updates` counts optimizer updates (micro-steps / grad_accum_steps).
+
+  Cached: equal hyperparameters give the same transformation object, so the train steps built
+  on it are one jitted function (steps.make_train_step) and compile once."""
   schedule = warmup_linear_schedule(learning_rate, total_updates, warmup_fraction)
   parts = [optax.clip_by_global_norm(max_grad_norm)] if max_grad_norm else []
   parts.append(optax.adamw(schedule, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay,

@@ -72,7 +72,22 @@ def make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
 
   A step whose loss or gradient is not finite leaves the state untouched and reports
   `finite=False`; the loop stops there, so a diverged update is never applied or checkpointed.
+
+  One jitted function per (model structure, optimizer, heads, shardings): phases with the same
+  recipe (a target after each intermediate setting, a relaunch in the same process) run the
+  executables the first one compiled. `optim.make_optimizer` returns the same object for the same
+  hyperparameters, so equal recipes meet here.
   """
+  leaves, treedef = jax.tree.flatten(state_sharding)
+  return _cached_train_step(graphdef, tx, tuple(sorted(head_types.items())), tuple(leaves),
+                            treedef, batch_sharding)
+
+
+def fresh_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
+                     head_types: Mapping[str, str], *, state_sharding: Any = None,
+                     batch_sharding: Any = None) -> Callable:
+  """An uncached `make_train_step`: its own jit, nothing compiled yet (to count compiles)."""
+  head_types = dict(head_types)
 
   def train_step(state: State, batch: Mapping[str, jax.Array], head: str):
     key = jax.random.wrap_key_data(state["rng"])
@@ -99,6 +114,14 @@ def make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
                   out_shardings=(state_sharding, None))
   # The head is static and positional: jit accepts no keyword arguments with in_shardings.
   return jax.jit(train_step, static_argnums=(2,), donate_argnums=(0,), **kwargs)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_train_step(graphdef, tx, head_types: tuple, sharding_leaves: tuple, sharding_treedef,
+                       batch_sharding) -> Callable:
+  return fresh_train_step(graphdef, tx, dict(head_types),
+                          state_sharding=jax.tree.unflatten(sharding_treedef, sharding_leaves),
+                          batch_sharding=batch_sharding)
 
 
 def predictions(model, head: str, head_type: str, batch: Mapping[str, jax.Array]):

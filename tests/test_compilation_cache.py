@@ -1,5 +1,5 @@
-"""The persistent compilation cache: off by default on CPU (slower there), on with a directory; a
-second process compiling the same program reads it back instead of compiling.
+"""The persistent compilation cache: on by default in the user cache, off with "none", anywhere with a
+directory; a second process compiling the same program reads it back instead of compiling.
 
 Each case runs in a fresh process: JAX sets its cache up once, at the first compile."""
 
@@ -30,16 +30,20 @@ print(json.dumps({"directory": directory, "config": jax.config.jax_compilation_c
 """
 
 
-def _run(setting: str) -> dict:
-  proc = subprocess.run([sys.executable, "-c", PROGRAM, setting], env=H.cli_env(),
+def _run(setting: str, **env) -> dict:
+  proc = subprocess.run([sys.executable, "-c", PROGRAM, setting], env=H.cli_env(env),
                         capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]
   return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def test_default_is_off_on_cpu_and_none_is_off():
-  for setting in ("", "none", " NONE "):
+def test_default_is_the_user_cache_and_none_is_off(tmp_path):
+  for setting in ("none", " NONE "):
     assert _run(setting) == {"directory": None, "config": None, "hits": 0, "misses": 0}
+  default = _run("", XDG_CACHE_HOME=str(tmp_path))  # on CPU too (docs/performance.md §7)
+  assert default["directory"] == default["config"] == str(tmp_path / "stilts_jax" / "xla")
+  assert default["misses"] >= 1
+  assert any(p.name.startswith("jit_f-") for p in (tmp_path / "stilts_jax" / "xla").iterdir())
 
 
 def test_a_second_process_reads_the_cache_back(tmp_path, monkeypatch):
