@@ -4,8 +4,7 @@ preempted run relaunches into the same compiles; with the cache each is compiled
 type and read back afterwards.
 
 On CPU too: the demo's first run is no slower with it (2:36 with, 2:49 without, on the 2-core
-machine) and a second run takes 2:04 (docs/performance.md §7). Every relaunch of a test's CLI
-run reads back what the first one compiled.
+machine) and a second run takes 2:04 (docs/performance.md §7).
 
 `config.compilation_cache_dir`: "" = the default, `$XDG_CACHE_HOME/stilts_jax/xla` (else
 `~/.cache/stilts_jax/xla`); "none" = off; anything else = that directory (gs:// works, e.g. one

@@ -117,9 +117,9 @@ def fresh_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
 
 
 @functools.lru_cache(maxsize=16)
-def _cached_train_step(graphdef, tx, head_types: tuple, sharding_leaves: tuple, sharding_treedef,
+def _cached_train_step(graphdef, tx, head_types: tuple[tuple[str, str], ...], sharding_leaves: tuple, sharding_treedef,
                        batch_sharding) -> Callable:
-  return fresh_train_step(graphdef, tx, dict(head_types),
+  return fresh_train_step(graphdef, tx, head_types,
                           state_sharding=jax.tree.unflatten(sharding_treedef, sharding_leaves),
                           batch_sharding=batch_sharding)
 
