@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import os
 
-import jax
-
 from stilts_jax import paths
 
 OFF = "none"
@@ -28,11 +26,16 @@ def default_dir() -> str:
   return os.path.join(paths.user_cache_dir(), "xla")
 
 
+def is_off(setting: str) -> bool:
+  return setting.strip().lower() == OFF
+
+
 def enable(setting: str) -> str | None:
   """Turns the cache on as `setting` says; returns the directory, or None when off."""
   setting = setting.strip()
-  if setting.lower() == OFF:
+  if is_off(setting):
     return None
+  import jax  # here, not at the top: run_config reads is_off while checking a config, before jax
   directory = os.fspath(paths.resolve(setting or default_dir()))
   jax.config.update("jax_compilation_cache_dir", directory)
   jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)

@@ -20,7 +20,7 @@ from flax import nnx
 
 from stilts_jax import paths
 from stilts_jax.demo_data import demo_texts, write_demo_data
-from stilts_jax.models import XLMRConfig, XLMREncoder, export_encoder
+from stilts_jax.models import XLMRConfig, XLMREncoder, export_encoder, load_tokenizer
 from stilts_jax.offline import build_tokenizer
 
 
@@ -42,8 +42,7 @@ def prepare(config, workdir: str | epath.Path) -> None:
   if jax.process_index() == 0 and not overrides_file.exists():
     overrides = write_demo_data(str(assets / "data"), seed=config.seed)
     build_tokenizer(str(model_dir), demo_texts(overrides), vocab_size=config.demo_model.vocab_size)
-    from transformers import AutoTokenizer
-    vocab = len(AutoTokenizer.from_pretrained(str(model_dir)))
+    vocab = len(load_tokenizer(str(model_dir)))
     m = config.demo_model
     cfg = XLMRConfig(vocab_size=vocab, hidden_size=m.hidden_size,
                      num_hidden_layers=m.num_hidden_layers,

@@ -35,7 +35,7 @@ from stilts_jax.checkpoint import (BEST_PARAMS_DIR, MissingCheckpoint, has_check
                                    restore_params)
 from stilts_jax.features import featurize_split
 from stilts_jax.models import (CheckpointError, XLMREncoder, attach_heads, export_encoder,
-                               load_encoder)
+                               load_encoder, load_tokenizer)
 from stilts_jax.tasks import TaskType, get_task, list_tasks, load_examples, load_examples_multi
 from stilts_jax.run_config import MLM, parse_setting
 from stilts_jax.train import PhaseTask, train_phase
@@ -323,14 +323,7 @@ def run_target(ctx: Context, setting: str, intermediate_dir: epath.Path | None,
 
 def _load_tokenizer(config):
   """The tokenizer, after the checkpoint (whose errors say best what is missing) resolved."""
-  from transformers import AutoTokenizer
-  name = config.model.tokenizer or config.model.name
-  try:
-    return AutoTokenizer.from_pretrained(name)
-  except (OSError, ValueError) as e:
-    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    raise CheckpointError(f"cannot load the tokenizer {name!r}: {first} Give a local tokenizer "
-                          "directory with --config.model.tokenizer=DIR.") from None
+  return load_tokenizer(config.model.tokenizer or config.model.name)
 
 
 def _check_model(config, targets) -> None:

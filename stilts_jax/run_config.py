@@ -21,7 +21,7 @@ import json
 import os
 from typing import Any
 
-from stilts_jax import paths
+from stilts_jax import compilation_cache, paths
 from stilts_jax.errors import UserError
 
 MLM = "mlm"  # the pseudo-task "masked LM on multilingual text" (config.mlm says which text)
@@ -238,7 +238,8 @@ def resolve_paths(config) -> None:
   if config.model.tokenizer and os.path.exists(os.path.expanduser(config.model.tokenizer)):
     config.model.tokenizer = _local(config.model.tokenizer)
   for key in ("intermediate_workdir", "compilation_cache_dir"):
-    if config.get(key):
+    if config.get(key) and not (key == "compilation_cache_dir" and
+                                compilation_cache.is_off(config[key])):
       config[key] = _local(config[key])
   if config.data.cache_dir:
     config.data.cache_dir = _local(config.data.cache_dir)

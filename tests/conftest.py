@@ -8,6 +8,12 @@ import os
 
 os.environ["XLA_FLAGS"] = (
     os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
+# The suite's tiny models spend most of their time compiling, and most of a CPU compile is LLVM
+# optimising the kernels. LLVM -O1 instead of XLA's default -O3 compiles a train step about 28 %
+# faster at the same step time, with bit-identical results (the demo's 64 result rows are equal);
+# the CLI subprocesses inherit it. An explicit level in XLA_FLAGS wins.
+if "xla_backend_optimization_level" not in os.environ["XLA_FLAGS"]:
+  os.environ["XLA_FLAGS"] += " --xla_backend_optimization_level=1"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never touch the network from tests
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # gcsfs reads this at import: skip its 60 s gRPC bucket-type probe, which the GCS emulator

@@ -56,3 +56,17 @@ def test_a_second_process_reads_the_cache_back(tmp_path, monkeypatch):
   second = _run(str(tmp_path / "xla-cache"))
   assert second["hits"] >= 1 and second["misses"] == 0
   assert sorted(p.name for p in (tmp_path / "xla-cache").iterdir()) == entries
+
+
+def test_none_survives_the_clis_path_resolution(tmp_path, monkeypatch):
+  """`--config.compilation_cache_dir=none` reaches `enable` as "none", not as ./none (a cache in a
+  directory named none, which resolve_paths made of it before)."""
+  from stilts_jax import compilation_cache, run_config
+  monkeypatch.chdir(tmp_path)
+  config = H.load_config_module("base").get_config()
+  for setting, want in (("none", None), (" None ", None), ("xla", str(tmp_path / "xla"))):
+    config.compilation_cache_dir = setting
+    run_config.resolve_paths(config)
+    assert (None if compilation_cache.is_off(config.compilation_cache_dir)
+            else config.compilation_cache_dir) == want
+  assert not (tmp_path / "none").exists()

@@ -195,7 +195,9 @@ def test_unknown_hub_id_offline_is_a_clear_error(monkeypatch):
 @pytest.mark.slow
 def test_unknown_hub_id_with_no_network_is_a_clear_error(tmp_path):
   """The real failure mode on a TPU VM without egress: the Hub cannot be reached at all."""
-  code = ("import stilts_jax\n"
+  # huggingface_hub retries an unreachable Hub 5 times, sleeping 1+2+4+8+8 s; that wait is the
+  # library's, not under test, so the subprocess skips the sleeps.
+  code = ("import time\ntime.sleep = lambda seconds: None\nimport stilts_jax\n"
           "try:\n"
           "  stilts_jax.load_encoder('nobody-here/xlm-roberta-that-does-not-exist')\n"
           "except stilts_jax.CheckpointError as e:\n"

@@ -1,4 +1,5 @@
-"""The offline XLM-R tokenizer loads through AutoTokenizer with XLM-R's id conventions."""
+"""The offline XLM-R tokenizer loads through AutoTokenizer (and the pipeline's loader) with XLM-R's id
+conventions."""
 
 import os
 
@@ -24,3 +25,24 @@ def test_pair_encoding_is_xlmr_style_and_scripts_are_known(tokenizer):
   for text in ["สุนัขจิ้งจอก", "الكلب", "कुत्ते", "собаку"]:
     pieces = tokenizer(text, add_special_tokens=False)["input_ids"]
     assert pieces and tokenizer.unk_token_id not in pieces, (text, pieces)
+
+
+def test_load_tokenizer_equals_autotokenizer_and_leaves_torch_alone(tokenizer_dir, tmp_path):
+  """The pipeline's loader gives AutoTokenizer's tokenizer without importing torch, which
+  AutoTokenizer does whenever torch is installed (transformers' config machinery: 3 s a launch)."""
+  import subprocess
+  import sys
+
+  import pytest
+
+  from stilts_jax.models import CheckpointError, load_tokenizer
+  ours, auto = load_tokenizer(str(tokenizer_dir)), AutoTokenizer.from_pretrained(tokenizer_dir)
+  assert type(ours) is type(auto) and ours.is_fast
+  texts = ["A man is playing.", "一个男人在街上弹吉他。", "สุนัขจิ้งจอก"]
+  assert ours(texts, texts[::-1])["input_ids"] == auto(texts, texts[::-1])["input_ids"]
+  with pytest.raises(CheckpointError, match="cannot load the tokenizer .*--config.model.tokenizer"):
+    load_tokenizer(str(tmp_path / "no-such-dir"))
+  code = ("import sys\nfrom stilts_jax.models import load_tokenizer\n"
+          f"load_tokenizer({str(tokenizer_dir)!r})\nprint('torch imported:', 'torch' in sys.modules)")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+  assert "torch imported: False" in out.stdout, out.stdout + out.stderr

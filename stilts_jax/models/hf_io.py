@@ -169,6 +169,20 @@ def _read_config(directory: str, **options) -> XLMRConfig:
     return XLMRConfig.from_hf_dict(json.load(f), **options)
 
 
+def load_tokenizer(name_or_path: str):
+  """XLM-R's tokenizer from a local directory or the Hub (the same classes AutoTokenizer picks).
+
+  Named, not `AutoTokenizer`: AutoTokenizer imports transformers' config machinery, which imports
+  torch whenever it is installed (3 s a launch, for nothing: the model is ours)."""
+  from transformers import XLMRobertaTokenizer
+  try:
+    return XLMRobertaTokenizer.from_pretrained(name_or_path)
+  except (OSError, ValueError) as e:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise CheckpointError(f"cannot load the tokenizer {name_or_path!r}: {first} Give a local "
+                          "tokenizer directory with --config.model.tokenizer=DIR.") from None
+
+
 def check_tokenizer(tokenizer, cfg: XLMRConfig) -> None:
   """Raises unless every id `tokenizer` can produce indexes the model's embedding table."""
   if len(tokenizer) > cfg.vocab_size:
