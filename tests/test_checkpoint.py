@@ -27,15 +27,23 @@ def _model(heads=SOURCE_HEADS, mesh=None, seed=0) -> TaskModel:
   return shd.create_sharded(lambda: TaskModel(CFG, heads, rngs=nnx.Rngs(seed)), mesh or _mesh(1))
 
 
-def _state(model: TaskModel, step: int = 0, shift: float = 0.0) -> dict:
-  """A train state as the training loop holds it; `shift` makes steps distinguishable."""
-  params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+_TX = optax.adamw(1e-3)
+
+
+@jax.jit
+def _shifted_params_and_opt_state(params, shift):
   params = jax.tree.map(lambda x: x + shift, params)
-  tx = optax.adamw(1e-3)
-  opt_state = jax.jit(tx.init)(params)
   # One real update so the moments are not all zeros.
   grads = jax.tree.map(lambda x: jnp.full_like(x, 0.5), params)
-  _, opt_state = jax.jit(tx.update)(grads, opt_state, params)
+  _, opt_state = _TX.update(grads, _TX.init(params), params)
+  return params, opt_state
+
+
+def _state(model: TaskModel, step: int = 0, shift: float = 0.0) -> dict:
+  """A train state as the training loop holds it; `shift` makes steps distinguishable.
+  (One module-level jit: a fresh one per call would compile the same program again.)"""
+  params, opt_state = _shifted_params_and_opt_state(
+      nnx.to_pure_dict(nnx.state(model, nnx.Param)), jnp.float32(shift))
   return {"params": params, "opt_state": opt_state, "step": jnp.int32(step),
           "rng": jax.random.key_data(jax.random.key(step))}
 

@@ -36,7 +36,8 @@ def _hf_loss_and_grads(hf, ids, mask, **labels):
 def _ours(model, kind, batch):
   def loss_fn(m):
     return steps.task_loss(m, "task", kind, {k: jnp.asarray(v) for k, v in batch.items()})[0]
-  return nnx.value_and_grad(loss_fn)(model)
+  # Jitted: op by op, every forward and backward op would compile on its own (~10 s a test).
+  return nnx.jit(nnx.value_and_grad(loss_fn))(model)
 
 
 def _assert_grads_equal(model, kind, grads, hf_grads):

@@ -58,23 +58,29 @@ def model():
                    rngs=nnx.Rngs(0))
 
 
+def _call(model, fn, *args):
+  """`fn(model, *args)` jitted: op by op, every op of the model would compile on its own."""
+  graphdef, state = nnx.split(model)
+  return jax.jit(lambda s, a: fn(nnx.merge(graphdef, s), *a))(state, args)
+
+
 def test_packed_classification_logits_and_losses_equal_unpacked(model):
   f = _features(1)
   packed = pack_features({k: f[k] for k in ("input_ids", "attention_mask", "label",
                                             "example_index")}, 48)
-  want = np.asarray(model("cls", jnp.asarray(f["input_ids"]), jnp.asarray(f["attention_mask"])))
-  got = np.asarray(model("cls", jnp.asarray(packed["input_ids"]),
-                         jnp.asarray(packed["attention_mask"]),
-                         segment_ids=jnp.asarray(packed["segment_ids"]),
-                         cls_positions=jnp.asarray(packed["cls_positions"])))
+  want = np.asarray(_call(model, lambda m, i, a: m("cls", i, a), f["input_ids"],
+                          f["attention_mask"]))
+  got = np.asarray(_call(model, lambda m, i, a, s, c: m("cls", i, a, segment_ids=s,
+                                                          cls_positions=c),
+                         packed["input_ids"], packed["attention_mask"], packed["segment_ids"],
+                         packed["cls_positions"]))
   slots = packed["example_index"] >= 0
   np.testing.assert_allclose(got[slots], want[packed["example_index"][slots]], atol=2e-5)
   # The mean loss over the same examples is the same loss.
-  loss_unpacked, n1 = steps.task_loss(model, "cls", "classification",
-                                      {k: jnp.asarray(f[k]) for k in ("input_ids",
-                                                                      "attention_mask", "label")})
-  loss_packed, n2 = steps.task_loss(model, "cls", "classification",
-                                    {k: jnp.asarray(v) for k, v in packed.items()})
+  loss = lambda m, batch: steps.task_loss(m, "cls", "classification", batch)
+  loss_unpacked, n1 = _call(model, loss, {k: f[k] for k in ("input_ids", "attention_mask",
+                                                             "label")})
+  loss_packed, n2 = _call(model, loss, dict(packed))
   assert int(n1) == int(n2) == len(LENGTHS)
   np.testing.assert_allclose(float(loss_packed), float(loss_unpacked), rtol=1e-5)
 
@@ -83,20 +89,20 @@ def test_packed_tagging_logits_and_loss_equal_unpacked(model):
   f = _features(2)
   packed = pack_features({k: f[k] for k in ("input_ids", "attention_mask", "labels",
                                             "example_index")}, 64)
-  want = np.asarray(model("tag", jnp.asarray(f["input_ids"]), jnp.asarray(f["attention_mask"])))
-  got = np.asarray(model("tag", jnp.asarray(packed["input_ids"]),
-                         jnp.asarray(packed["attention_mask"]),
-                         segment_ids=jnp.asarray(packed["segment_ids"])))
+  want = np.asarray(_call(model, lambda m, i, a: m("tag", i, a), f["input_ids"],
+                          f["attention_mask"]))
+  got = np.asarray(_call(model, lambda m, i, a, s: m("tag", i, a, segment_ids=s),
+                         packed["input_ids"], packed["attention_mask"], packed["segment_ids"]))
   for row in range(len(got)):
     for slot, ex in enumerate(packed["example_index"][row]):
       if ex >= 0:
         np.testing.assert_allclose(got[row][packed["segment_ids"][row] == slot + 1],
                                    want[ex, :LENGTHS[ex]], atol=2e-5)
-  loss_unpacked, n1 = steps.task_loss(model, "tag", "tagging", {
-      k: jnp.asarray(f[k]) for k in ("input_ids", "attention_mask", "labels")})
-  loss_packed, n2 = steps.task_loss(model, "tag", "tagging", {
-      k: jnp.asarray(packed[k]) for k in ("input_ids", "attention_mask", "labels",
-                                         "segment_ids")})
+  loss = lambda m, batch: steps.task_loss(m, "tag", "tagging", batch)
+  loss_unpacked, n1 = _call(model, loss, {k: f[k] for k in ("input_ids", "attention_mask",
+                                                             "labels")})
+  loss_packed, n2 = _call(model, loss, {k: packed[k] for k in ("input_ids", "attention_mask",
+                                                                "labels", "segment_ids")})
   assert int(n1) == int(n2) == sum(LENGTHS)
   np.testing.assert_allclose(float(loss_packed), float(loss_unpacked), rtol=1e-5)
 

@@ -128,31 +128,48 @@ def _forward(model, head, ids, mask):
   return run(state, ids, mask)
 
 
-@pytest.mark.parametrize("mesh_name", sorted(MESHES))
-def test_sharded_forward_equals_single_device(mesh_name, wide_checkpoint):
+def _forward_encoder(encoder, ids, mask):
+  # Jitted: op by op on 8 devices, every op would compile on its own.
+  graphdef, state = nnx.split(encoder)
+  return jax.jit(lambda state, i, m: nnx.merge(graphdef, state)(i, m, output_hidden_states=True))(
+      state, ids, mask)
+
+
+def _cases(vocab_size):
+  ids, mask = padded_batch(vocab_size, [12, 7, 3, 12, 5, 9, 2, 11] * 2)
+  return {head: (ids, mask) for head in ("cls", "tag", "mlm")} | {
+      "mc": (ids.reshape(8, 2, -1), mask.reshape(8, 2, -1)), "encoder": (ids, mask)}
+
+
+@pytest.fixture(scope="module")
+def single_device_outputs(wide_checkpoint):
+  """Every head's output and the encoder's hidden states on one device, the meshes' reference."""
   path, hf = wide_checkpoint
-  single = _load_sharded(path, None)
+  single = _load_sharded(path, None)  # the same fresh heads as on a mesh: attach_heads is seeded
+  return {head: _forward_encoder(single.encoder, jnp.asarray(i), jnp.asarray(m)) if
+          head == "encoder" else _forward(single, head, jnp.asarray(i), jnp.asarray(m))
+          for head, (i, m) in _cases(hf.config.vocab_size).items()}
+
+
+@pytest.mark.parametrize("mesh_name", sorted(MESHES))
+def test_sharded_forward_equals_single_device(mesh_name, wide_checkpoint, single_device_outputs):
+  path, hf = wide_checkpoint
   mesh = shd.make_mesh(MESHES[mesh_name])
   sharded = _load_sharded(path, mesh)
-  # Same fresh heads on both: attach_heads is seeded.
-  ids, mask = padded_batch(hf.config.vocab_size, [12, 7, 3, 12, 5, 9, 2, 11] * 2)
   batch = shd.batch_sharding(mesh)
-  ids_s, mask_s = jax.device_put(ids, batch), jax.device_put(mask, batch)
-  mc_ids, mc_mask = ids.reshape(8, 2, -1), mask.reshape(8, 2, -1)
-  cases = {head: (ids, mask) for head in ("cls", "tag", "mlm")} | {"mc": (mc_ids, mc_mask)}
-  for head, (i, m) in cases.items():
-    want = _forward(single, head, jnp.asarray(i), jnp.asarray(m))
+  for head, (i, m) in _cases(hf.config.vocab_size).items():
+    i, m = jax.device_put(i, batch), jax.device_put(m, batch)
     with jax.set_mesh(mesh):
-      got = _forward(sharded, head, jax.device_put(i, batch), jax.device_put(m, batch))
+      got = _forward_encoder(sharded.encoder, i, m) if head == "encoder" else \
+          _forward(sharded, head, i, m)
+    want = single_device_outputs[head]
+    if head == "encoder":  # every hidden state, not only the last
+      for a, b in zip(got.hidden_states, want.hidden_states, strict=True):
+        assert rel_err(a, b) <= 1e-5
+      assert np.asarray(got.pooler_output).shape == (16, 64)
+      continue
     assert got.sharding.mesh.shape == mesh.shape
     assert rel_err(got, want) <= 1e-5, head
-  # Hidden states of the encoder too.
-  enc_single = single.encoder(jnp.asarray(ids), jnp.asarray(mask), output_hidden_states=True)
-  with jax.set_mesh(mesh):
-    enc_sharded = sharded.encoder(ids_s, mask_s, output_hidden_states=True)
-  for a, b in zip(enc_sharded.hidden_states, enc_single.hidden_states):
-    assert rel_err(a, b) <= 1e-5
-  assert np.asarray(enc_sharded.pooler_output).shape == (16, 64)
 
 
 def test_optimizer_state_is_sharded_like_the_parameters():
