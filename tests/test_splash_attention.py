@@ -39,14 +39,15 @@ def test_plain_rows_forward_and_gradients_equal_reference(t):
   q, k, v = _qkv(4, t, 2, 16)
   keys = _plain_mask(lengths, t)
   masks = AttentionMasks.build(keys, None, "splash")
-  ref = lambda q, k, v: _reference(q, k, v, masks.mask)
-  ours = lambda q, k, v: splash.splash_attention(q, k, v, masks.segments)
+  # Jitted: op by op (the Pallas interpreter's grid loop included) every op compiles on its own.
+  ref = jax.jit(lambda q, k, v: _reference(q, k, v, masks.mask))
+  ours = jax.jit(lambda q, k, v: splash.splash_attention(q, k, v, masks.segments))
   # Every position, pads included: a pad query attends to the real keys, as in transformers.
   np.testing.assert_allclose(ours(q, k, v), ref(q, k, v), atol=2e-6, rtol=1e-5)
   weights = jnp.asarray(np.random.default_rng(1).normal(size=q.shape), jnp.float32)
   loss = lambda f: lambda *a: (f(*a) * weights).sum()
-  got = jax.grad(loss(ours), argnums=(0, 1, 2))(q, k, v)
-  want = jax.grad(loss(ref), argnums=(0, 1, 2))(q, k, v)
+  got = jax.jit(jax.grad(loss(ours), argnums=(0, 1, 2)))(q, k, v)
+  want = jax.jit(jax.grad(loss(ref), argnums=(0, 1, 2)))(q, k, v)
   for name, g, w in zip("qkv", got, want):
     np.testing.assert_allclose(g, w, atol=2e-5, rtol=1e-4, err_msg=f"d{name}")
 
@@ -98,7 +99,7 @@ def test_encoder_gradients_with_splash_equal_reference():
     def loss(p):
       out = nnx.merge(graphdef, p)(ids, mask).last_hidden_state
       return (jnp.sin(out) * mask[..., None]).sum()
-    grads[impl] = jax.grad(loss)(params)
+    grads[impl] = jax.jit(jax.grad(loss))(params)
   flat = lambda g: np.concatenate([np.ravel(x) for x in jax.tree.leaves(g)])
   assert rel_err(flat(grads["splash"]), flat(grads["reference"])) <= 1e-5
 
