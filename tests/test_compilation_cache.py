@@ -12,6 +12,7 @@ import _pipeline_helpers as H
 PROGRAM = """
 import json, sys
 import jax, jax.numpy as jnp
+import numpy as np
 from stilts_jax import compilation_cache
 events = []
 jax.monitoring.register_event_listener(lambda name, **kw: events.append(name))
@@ -23,7 +24,9 @@ def f(x):  # unrolled, so it takes long enough to compile to be worth caching
     x = jnp.sin(x) * 1.01 + i
   return x
 
-f(jnp.ones(8)).block_until_ready()
+# A numpy input: jnp.ones would be a second compiled program, too fast to pass the cache's
+# minimum compile time in one run and maybe not in the next, so the counts below would flake.
+f(np.ones(8, np.float32)).block_until_ready()
 print(json.dumps({"directory": directory, "config": jax.config.jax_compilation_cache_dir,
                   "hits": events.count("/jax/compilation_cache/cache_hits"),
                   "misses": events.count("/jax/compilation_cache/cache_misses")}))
