@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
   sys.path.insert(0, str(ROOT))
 
-from benchmarks import common, eval_throughput, train_throughput  # noqa: E402
+from _real_data import REAL_DATA, needs_real_data  # noqa: E402
+from benchmarks import common, eval_throughput, qa_postprocess, train_throughput  # noqa: E402
 
 RATE_KEYS = ("tokens_per_s", "real_tokens_per_s", "sequences_per_s", "step_time_s",
              "model_tflops_per_s", "peak_memory_bytes")
@@ -179,3 +180,19 @@ def test_eval_benchmark_stream_and_per_language_loop(tmp_path):
   # One length-sorted stream pads less than 15 separately sorted ones.
   assert stream["batches"] < loop["batches"]
   assert stream["real_token_fraction"] >= loop["real_token_fraction"]
+
+
+@needs_real_data
+def test_qa_postprocess_benchmark_on_real_xquad(tmp_path, tokenizer_dir):
+  """Both post-processors run on the same real XQuAD windows and logits; the record says how fast
+  each was and how often they agree (they differ only where HF's unmasked top-k holds question or
+  padding positions)."""
+  r = qa_postprocess.main([f"--xquad-dir={REAL_DATA / 'xquad'}", "--languages=zh",
+                           f"--tokenizer={tokenizer_dir}", "--repeats=1",
+                           f"--json={tmp_path / 'qa.json'}"])
+  assert json.loads((tmp_path / "qa.json").read_text()) == json.loads(json.dumps(r))
+  assert r["questions"] == 1190 and r["windows"] >= r["questions"]
+  for key in ("ours_us_per_question", "hf_recipe_us_per_question", "speed_vs_hf_recipe"):
+    assert math.isfinite(r[key]) and r[key] > 0, key
+  assert 0.9 <= r["identical_answers"] <= 1.0
+  assert r["command"].startswith("python benchmarks/qa_postprocess.py --xquad-dir=")

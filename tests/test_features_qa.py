@@ -168,3 +168,56 @@ def test_bad_inputs_raise_with_guid(tokenizer):
   long_q = "What is the man on the street playing while people walk by?"
   with pytest.raises(ValueError, match="'short'.*max_length=12.*question"):
     featurize_qa([SpanExample("short", long_q, ctx, ())], tokenizer, max_length=12)
+
+
+def reference_postprocess(examples, f, start, end, n_best_size=20, max_answer_length=30):
+  """The post-processing spec as a plain loop (what the vectorized version must equal): per
+  window the top-k valid starts (max-context context tokens) and ends (context tokens), ties to
+  the lower index; pairs with start <= end and length <= max; ranked by score, then window, start
+  rank, end rank; n-best distinct texts; SQuAD 2.0 null score = min over windows of s[0] + e[0]."""
+  texts, nbest, null = {}, {}, {}
+  for i, e in enumerate(examples):
+    cands, score_null = [], np.inf
+    for w in np.nonzero(f["example_index"] == i)[0]:
+      sl, el = np.float32(start[w]), np.float32(end[w])
+      score_null = min(score_null, float(sl[0] + el[0]))
+      ctx = f["offsets"][w, :, 0] >= 0
+      starts = sorted((j for j in range(len(sl)) if ctx[j] and f["token_is_max_context"][w, j]),
+                      key=lambda j: (-sl[j], j))[:n_best_size]
+      ends = sorted((j for j in range(len(el)) if ctx[j]), key=lambda j: (-el[j], j))[:n_best_size]
+      for s in starts:
+        for t in ends:
+          if s <= t and t - s + 1 <= max_answer_length:
+            cands.append((float(sl[s] + el[t]), e.context[f["offsets"][w, s, 0]:
+                                                          f["offsets"][w, t, 1]]))
+    cands.sort(key=lambda c: -c[0])  # stable: enumeration order on ties
+    best = []
+    for score, text in cands:
+      if text not in [b[1] for b in best]:
+        best.append((score, text))
+    nbest[e.guid] = best[:n_best_size]
+    texts[e.guid] = best[0][1] if best else ""
+    null[e.guid] = score_null - best[0][0] if best else np.inf
+  return texts, nbest, null
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_vectorized_postprocess_equals_the_plain_loop(tokenizer, seed):
+  """Random logits (every window full of competing candidates, ties included) over several
+  windows per example: same texts, n-best lists and null odds as the spec's plain loop."""
+  examples = span_examples() + [SpanExample("imp", "谁?", CASES[0][2], (), is_impossible=True)]
+  f = featurize_qa(examples, tokenizer, **SMALL)
+  rng = np.random.default_rng(seed)
+  start = rng.normal(size=f["input_ids"].shape).round(1)  # rounding makes ties
+  end = rng.normal(size=f["input_ids"].shape).round(1)
+  for n_best, max_len in ((20, 30), (3, 4), (5, 1)):
+    want_texts, want_nbest, want_null = reference_postprocess(examples, f, start, end, n_best,
+                                                              max_len)
+    got = postprocess_details(examples, f, start, end, n_best_size=n_best,
+                              max_answer_length=max_len, version_2_with_negative=True,
+                              null_score_diff_threshold=np.inf)
+    assert got.texts == want_texts
+    assert {g: [(b["score"], b["text"]) for b in v] for g, v in got.nbest.items()} == want_nbest
+    assert got.null_odds == pytest.approx(want_null)
+    assert postprocess(examples, f, start, end, n_best_size=n_best,
+                       max_answer_length=max_len) == want_texts

@@ -8,6 +8,7 @@ Python, independently of `stilts_jax`, and the README's published counts are ass
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from pathlib import Path
@@ -204,6 +205,33 @@ def test_perfect_logits_recover_every_gold_answer(official_xquad, xquad_tokenize
   # '")') or split a number ('(2.70|00'). No span of whole tokens equals the gold text there.
   assert all(n <= 40 for n in unsplittable.values()), unsplittable  # < 3.4% per language
   assert sum(unsplittable.values()) <= 0.02 * 1190 * len(unsplittable), unsplittable
+
+
+def test_vectorized_postprocess_equals_the_plain_loop_on_real_xquad(official_xquad,
+                                                                   xquad_tokenizer):
+  """The whole-array post-processing against the spec's plain loop (test_features_qa) on real
+  contexts of three scripts, with model-like logits (noise plus a margin at the gold span): same
+  answers, n-best lists and null odds."""
+  from stilts_jax.features import featurize_split, postprocess, postprocess_details
+  from test_features_qa import reference_postprocess
+  rng = np.random.default_rng(0)
+  for lang in ("zh", "ar", "en"):
+    examples = list(official_xquad[lang].examples)[:120]
+    loaded = dataclasses.replace(official_xquad[lang], examples=examples)
+    feats = featurize_split(get_task("xquad"), loaded, xquad_tokenizer, max_length=384)
+    start = rng.normal(size=feats["input_ids"].shape).astype(np.float32)
+    end = rng.normal(size=feats["input_ids"].shape).astype(np.float32)
+    rows = np.nonzero(feats["start_positions"] > 0)[0]
+    start[rows, feats["start_positions"][rows]] += 3.0
+    end[rows, feats["end_positions"][rows]] += 3.0
+    texts, nbest, null = reference_postprocess(examples, feats, start, end)
+    got = postprocess_details(examples, feats, start, end, version_2_with_negative=True,
+                              null_score_diff_threshold=np.inf)
+    assert got.texts == texts, lang
+    assert {g: [(b["score"], b["text"]) for b in v] for g, v in got.nbest.items()} == nbest, lang
+    assert got.null_odds == pytest.approx(null), lang
+    assert postprocess(examples, feats, start, end) == texts, lang
+    assert sum(t == e.answers[0].text for e, t in zip(examples, texts.values())) > 60, lang
 
 
 # --------------------------------------------------------------------------- 4. PAWS-X ko

@@ -3,10 +3,10 @@
 Featurization follows jiant / XTREME's `squad_convert_example_to_features` semantics with the fast
 tokenizer's char offsets instead of whitespace `doc_tokens`:
   * the question is tokenized alone and cut to `max_query_length` sub-words;
-  * the context is tokenized alone (with char offsets, batched) and cut into windows of
-    `max_length - len(q) - 4` sub-words, `<s> q </s></s> ctx_window </s>`, consecutive windows
-    starting `doc_stride` sub-words apart (XTREME's meaning of doc_stride: the step, not the
-    overlap);
+  * each distinct context is tokenized once, alone (with char offsets, batched), and cut into
+    windows of `max_length - len(q) - 4` sub-words, `<s> q </s></s> ctx_window </s>`,
+    consecutive windows starting `doc_stride` sub-words apart (XTREME's meaning of doc_stride:
+    the step, not the overlap);
   * `token_is_max_context` marks, for each context token, the one window where it has the most
     context (BERT's `min(left, right) + 0.01 * window_len`, first window on ties);
   * the (first) answer's char span maps to the first and last context tokens it overlaps; a window
@@ -95,7 +95,12 @@ def featurize_qa(examples: Sequence[SpanExample], tokenizer, max_length: int = 3
     _check_answers(e)
   # Leading spaces of some SQuAD questions would only waste query budget (as in HF run_qa).
   q_ids, _ = tokenize(tokenizer, [e.question.lstrip() for e in examples])
-  c_ids, c_offs = tokenize(tokenizer, [e.context for e in examples], offsets=True)
+  # Each context once: SQuAD-style data asks ~5 questions per paragraph (XQuAD: 1,190 questions,
+  # 240 contexts), and tokenizing the contexts was most of the featurizer's time.
+  contexts = {c: i for i, c in enumerate(dict.fromkeys(e.context for e in examples))}
+  ctx_ids, ctx_offs = tokenize(tokenizer, list(contexts), offsets=True)
+  ctx_ids = [np.asarray(ids, dtype=np.int32) for ids in ctx_ids]
+  ctx_offs = [np.asarray(o, dtype=np.int32).reshape(-1, 2) for o in ctx_offs]
   rows, offs_rows, max_ctx_rows, starts_out, ends_out, ex_out = [], [], [], [], [], []
   for i, e in enumerate(examples):
     q = q_ids[i][:max_query_length]
@@ -105,8 +110,7 @@ def featurize_qa(examples: Sequence[SpanExample], tokenizer, max_length: int = 3
           f"Example {e.guid!r}: max_length={max_length} cannot fit the {len(q)}-token question "
           f"plus {QA_SPECIALS} special tokens and at least one context token (expected "
           f"max_length >= {len(q) + QA_SPECIALS + 1}, or a smaller max_query_length).")
-    ctx = np.asarray(c_ids[i], dtype=np.int32)
-    offs = np.asarray(c_offs[i], dtype=np.int32).reshape(-1, 2)
+    ctx, offs = ctx_ids[contexts[e.context]], ctx_offs[contexts[e.context]]
     span = None
     if e.answers:
       a = e.answers[0]
@@ -155,24 +159,63 @@ class QAPredictions:
   nbest: dict[str, list[dict]]  # [{"text", "score", "start_logit", "end_logit"}], best first
 
 
+# Examples are post-processed in groups whose windows' [windows, k, k] candidate arrays stay small
+# (~1,000 windows x 400 candidates).
+_EXAMPLES_PER_CHUNK = 1024
+
+
+def _top_k(logits: np.ndarray, valid: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+  """Per row, the `k` highest valid positions (ties to the lower index) and whether each is valid
+  (a row with fewer than `k` valid positions is padded with invalid ones)."""
+  idx = np.argsort(np.where(valid, -logits, np.inf), axis=1, kind="stable")[:, :k]
+  return idx, np.take_along_axis(valid, idx, axis=1)
+
+
+class _Candidates:
+  """Every candidate span of some windows, as arrays: window `w` (a row of the features), start
+  and end token, score; in the order the spec ranks them (see `postprocess_details`)."""
+
+  def __init__(self, windows, start_logits, end_logits, offsets, is_max, k, max_answer_length):
+    sl, el, offs = start_logits[windows], end_logits[windows], offsets[windows]
+    in_ctx = offs[..., 0] >= 0
+    s_idx, s_ok = _top_k(sl, in_ctx & is_max[windows], k)
+    e_idx, e_ok = _top_k(el, in_ctx, k)
+    ss, ee = s_idx[:, :, None], e_idx[:, None, :]
+    score = (np.take_along_axis(sl, s_idx, 1)[:, :, None]
+             + np.take_along_axis(el, e_idx, 1)[:, None, :])  # float32, as the logits
+    ok = (s_ok[:, :, None] & e_ok[:, None, :] & (ee >= ss) & (ee - ss + 1 <= max_answer_length)
+          & np.isfinite(score))
+    # C order of [window, start rank, end rank]: the enumeration order ties are resolved in.
+    w, si, ei = np.nonzero(ok)
+    self.window = windows[w]
+    self.start, self.end = s_idx[w, si], e_idx[w, ei]
+    self.score = score[w, si, ei]
+    self.start_logit, self.end_logit = sl[w, self.start], el[w, self.end]
+    self.char_start, self.char_end = offs[w, self.start, 0], offs[w, self.end, 1]
+
+
 def postprocess_details(examples: Sequence[SpanExample], features: dict[str, np.ndarray],
                         start_logits: np.ndarray, end_logits: np.ndarray, *,
                         n_best_size: int = 20, max_answer_length: int = 30,
                         version_2_with_negative: bool = False,
-                        null_score_diff_threshold: float = 0.0) -> QAPredictions:
+                        null_score_diff_threshold: float = 0.0,
+                        with_nbest: bool = True) -> QAPredictions:
   """Best answer text per example from per-window start/end logits `[N,T]`.
 
   Candidates: the top `n_best_size` starts and ends of each window, among context tokens (starts
   also restricted to the window's max-context tokens), with start <= end and at most
-  `max_answer_length` tokens, scored start_logit + end_logit. Unlike HF, invalid positions are
-  masked *before* the top-k, so a confident padding position never crowds out real candidates.
-  SQuAD 2.0: score_null = min over the example's windows of start[0] + end[0]; the prediction is ""
-  when score_null - best non-null score > `null_score_diff_threshold` (or when nothing is valid).
+  `max_answer_length` tokens, scored start_logit + end_logit (non-finite scores are no
+  candidates). Unlike HF, invalid positions are masked *before* the top-k, so a confident padding
+  position never crowds out real candidates. Ranking: score, then window (feature order), start
+  rank, end rank. SQuAD 2.0: score_null = min over the example's windows of start[0] + end[0];
+  the prediction is "" when score_null - best non-null score > `null_score_diff_threshold` (or
+  when nothing is valid). `with_nbest=False` skips the n-best lists (the text is the top
+  candidate either way): everything else is whole-array numpy.
   """
   start_logits = np.asarray(start_logits, dtype=np.float32)
   end_logits = np.asarray(end_logits, dtype=np.float32)
   offsets = np.asarray(features["offsets"])
-  is_max = np.asarray(features["token_is_max_context"])
+  is_max = np.asarray(features["token_is_max_context"]).astype(bool)
   example_index = np.asarray(features["example_index"])
   if start_logits.shape != offsets.shape[:2] or end_logits.shape != offsets.shape[:2]:
     raise ValueError(f"Logits {start_logits.shape}/{end_logits.shape} do not match features "
@@ -180,48 +223,56 @@ def postprocess_details(examples: Sequence[SpanExample], features: dict[str, np.
   if example_index.size and example_index.max() >= len(examples):
     raise ValueError(f"Features refer to example {example_index.max()} but only {len(examples)} "
                      f"examples were given (expected the list that was featurized).")
-  in_ctx = offsets[..., 0] >= 0
+  k = min(n_best_size, start_logits.shape[1])
+  # Windows grouped by example, in feature order within each (a stable sort).
   order = np.argsort(example_index, kind="stable")
   bounds = np.searchsorted(example_index[order], np.arange(len(examples) + 1))
+  score_null = np.full(len(examples), np.inf)
+  np.minimum.at(score_null, example_index, start_logits[:, 0] + end_logits[:, 0])
   texts, null_odds, nbest = {}, {}, {}
-  for i, e in enumerate(examples):
-    cands, score_null = [], np.inf
-    for f in order[bounds[i]:bounds[i + 1]]:
-      sl, el = start_logits[f], end_logits[f]
-      score_null = min(score_null, float(sl[0] + el[0]))
-      s_valid, e_valid = in_ctx[f] & is_max[f], in_ctx[f]
-      k = n_best_size
-      s_idx = np.nonzero(s_valid)[0]
-      s_idx = s_idx[np.argsort(-sl[s_idx], kind="stable")[:k]]
-      e_idx = np.nonzero(e_valid)[0]
-      e_idx = e_idx[np.argsort(-el[e_idx], kind="stable")[:k]]
-      ss, ee = np.meshgrid(s_idx, e_idx, indexing="ij")
-      ok = (ee >= ss) & (ee - ss + 1 <= max_answer_length)
-      for s, t in zip(ss[ok], ee[ok]):
-        cands.append((float(sl[s] + el[t]), float(sl[s]), float(el[t]),
-                      int(offsets[f, s, 0]), int(offsets[f, t, 1])))
-    cands.sort(key=lambda c: -c[0])
-    best, seen = [], set()
-    for score, sl_, el_, c0, c1 in cands:
-      text = e.context[c0:c1]
-      if text in seen:  # several windows/spans often yield the same text (jiant dedups too)
-        continue
-      seen.add(text)
-      best.append({"text": text, "score": score, "start_logit": sl_, "end_logit": el_})
-      if len(best) == n_best_size:
-        break
-    text = best[0]["text"] if best else ""
-    if version_2_with_negative:
-      diff = score_null - best[0]["score"] if best else np.inf
-      null_odds[e.guid] = float(diff)
-      if diff > null_score_diff_threshold:
-        text = ""
-    texts[e.guid] = text
-    nbest[e.guid] = best
+  for lo in range(0, len(examples), _EXAMPLES_PER_CHUNK):
+    hi = min(lo + _EXAMPLES_PER_CHUNK, len(examples))
+    c = _Candidates(order[bounds[lo]:bounds[hi]], start_logits, end_logits, offsets, is_max, k,
+                    max_answer_length)
+    # Stable: by example, then score (descending); ties keep the enumeration order.
+    ranked = np.lexsort((-c.score, example_index[c.window]))
+    first = np.searchsorted(example_index[c.window][ranked], np.arange(lo, hi + 1))
+    for i in range(lo, hi):
+      e = examples[i]
+      mine = ranked[first[i - lo]:first[i - lo + 1]]
+      best = _nbest(e.context, c, mine, n_best_size) if with_nbest else [
+          {"text": e.context[c.char_start[j]:c.char_end[j]], "score": float(c.score[j])}
+          for j in mine[:1]]
+      text = best[0]["text"] if best else ""
+      if version_2_with_negative:
+        diff = float(score_null[i]) - best[0]["score"] if best else np.inf
+        null_odds[e.guid] = float(diff)
+        if diff > null_score_diff_threshold:
+          text = ""
+      texts[e.guid] = text
+      if with_nbest:
+        nbest[e.guid] = best
   return QAPredictions(texts=texts, null_odds=null_odds, nbest=nbest)
+
+
+def _nbest(context: str, c: _Candidates, ranked: np.ndarray, n_best_size: int) -> list[dict]:
+  """The first `n_best_size` distinct answer texts of one example's ranked candidates (several
+  windows/spans often yield the same text; jiant dedups too)."""
+  best, seen = [], set()
+  for j in ranked:
+    text = context[c.char_start[j]:c.char_end[j]]
+    if text in seen:
+      continue
+    seen.add(text)
+    best.append({"text": text, "score": float(c.score[j]), "start_logit": float(c.start_logit[j]),
+                 "end_logit": float(c.end_logit[j])})
+    if len(best) == n_best_size:
+      break
+  return best
 
 
 def postprocess(examples: Sequence[SpanExample], features: dict[str, np.ndarray],
                 start_logits: np.ndarray, end_logits: np.ndarray, **kwargs) -> dict[str, str]:
   """`{guid: answer text}`; see `postprocess_details` for options, null odds and n-best lists."""
-  return postprocess_details(examples, features, start_logits, end_logits, **kwargs).texts
+  return postprocess_details(examples, features, start_logits, end_logits, with_nbest=False,
+                             **kwargs).texts
