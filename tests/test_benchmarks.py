@@ -17,7 +17,8 @@ if str(ROOT) not in sys.path:
   sys.path.insert(0, str(ROOT))
 
 from _real_data import REAL_DATA, needs_real_data  # noqa: E402
-from benchmarks import common, eval_throughput, qa_postprocess, train_throughput  # noqa: E402
+from benchmarks import (  # noqa: E402
+    common, eval_throughput, featurize, qa_postprocess, train_throughput)
 
 RATE_KEYS = ("tokens_per_s", "real_tokens_per_s", "sequences_per_s", "step_time_s",
              "model_tflops_per_s", "peak_memory_bytes")
@@ -196,3 +197,19 @@ def test_qa_postprocess_benchmark_on_real_xquad(tmp_path, tokenizer_dir):
     assert math.isfinite(r[key]) and r[key] > 0, key
   assert 0.9 <= r["identical_answers"] <= 1.0
   assert r["command"].startswith("python benchmarks/qa_postprocess.py --xquad-dir=")
+
+
+@needs_real_data
+def test_featurize_benchmark_on_real_data(tmp_path, tokenizer_dir):
+  """Every featurizer kind and its HF recipe run on the real files; the record has both times."""
+  r = featurize.main([f"--real-data={REAL_DATA}", "--xquad-languages=zh",
+                      f"--tokenizer={tokenizer_dir}", "--repeats=1",
+                      f"--json={tmp_path / 'featurize.json'}"])
+  assert json.loads((tmp_path / "featurize.json").read_text()) == json.loads(json.dumps(r))
+  got = r["tasks"]
+  assert {k: (v["task"], v["examples"]) for k, v in got.items() if k != "tagging"} == {
+      "pairs": ("pawsx", 4000), "qa": ("xquad", 1190)}
+  assert got["tagging"]["task"] == "udpos" and got["tagging"]["files"] >= 10
+  for v in got.values():
+    for key in ("ours_s", "hf_recipe_s", "speed_vs_hf_recipe"):
+      assert math.isfinite(v[key]) and v[key] > 0, key

@@ -207,6 +207,21 @@ def test_perfect_logits_recover_every_gold_answer(official_xquad, xquad_tokenize
   assert sum(unsplittable.values()) <= 0.02 * 1190 * len(unsplittable), unsplittable
 
 
+def test_featurizer_tokenization_equals_the_tokenizer_call_on_real_contexts(official_xquad,
+                                                                            xquad_tokenizer):
+  """`features.common.tokenize` calls the Rust tokenizer directly; ids and char offsets of every
+  real XQuAD context (11 scripts, U+FEFF inside some) equal transformers' tokenizer call."""
+  from stilts_jax.features.common import tokenize
+  for lang, loaded in official_xquad.items():
+    contexts = list(dict.fromkeys(e.context for e in loaded.examples))
+    ids, offsets = tokenize(xquad_tokenizer, contexts, offsets=True)
+    want = xquad_tokenizer(contexts, add_special_tokens=False, return_offsets_mapping=True,
+                           verbose=False)
+    assert ids == want["input_ids"], lang
+    assert [list(map(tuple, o)) for o in offsets] == [list(map(tuple, o))
+                                                      for o in want["offset_mapping"]], lang
+
+
 def test_vectorized_postprocess_equals_the_plain_loop_on_real_xquad(official_xquad,
                                                                    xquad_tokenizer):
   """The whole-array post-processing against the spec's plain loop (test_features_qa) on real

@@ -617,3 +617,21 @@ def test_missing_language_or_split_names_the_pattern(tmp_path):
   with pytest.raises(DataError, match=re.escape("UD_*/de_*-ud-dev.conllu")):
     _load(tmp_path, "de", "validation")
   assert len(_load(tmp_path, "de")) == 1
+
+
+@needs_real_data
+def test_each_distinct_word_tokenized_once_gives_every_words_own_pieces(tokenizer):
+  """The tagging featurizer tokenizes each distinct word once, through the Rust tokenizer directly;
+  on real treebanks of four scripts every word's pieces equal tokenizing that word alone through
+  transformers' tokenizer call (the jiant/XTREME definition), `<unk>` for words without pieces."""
+  from stilts_jax.features.tagging import _word_pieces
+  for lang in ("en", "ar", "zh", "hi"):
+    examples = load_examples("udpos", "test", lang,
+                             data_overrides={"udpos": str(UD_DIR / "r2.5")}).examples
+    words = [w for e in examples for w in e.words]
+    alone = tokenizer(words, add_special_tokens=False)["input_ids"]
+    want = [p if p and len(p) <= 100 else [tokenizer.unk_token_id] for p in alone]
+    pieces, num_unk = _word_pieces(examples, tokenizer, tokenizer.unk_token_id, 100)
+    assert [p for sentence in pieces for p in sentence] == want, lang
+    assert num_unk == sum(not p or len(p) > 100 for p in alone), lang
+    assert len(set(words)) < len(words) / 2, lang  # repeats: what tokenizing once saves
