@@ -78,7 +78,9 @@ def get_config() -> ml_collections.ConfigDict:
       # A folder `stilts-jax-data prepare --out DIR` wrote: every source it holds is read from
       # there (XTREME's own files) unless data.overrides names that source explicitly.
       xtreme_dir="",
-      cache_dir="",                      # feature cache; "" = no cache
+      # Feature cache: "" = the user cache ($XDG_CACHE_HOME/stilts_jax/features, else
+      # ~/.cache/...), "none" = off, else a directory or gs:// path (one shared by a pod's hosts).
+      cache_dir="",
       buckets=(64, 128, 256, 384, 512),
       train_limit=config_dict.placeholder(int),
       eval_limit=config_dict.placeholder(int),

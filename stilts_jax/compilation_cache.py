@@ -17,7 +17,6 @@ import os
 
 from stilts_jax import paths
 
-OFF = "none"
 # JAX's default skips compiles under 1 s; small eval steps add up at start-up too.
 MIN_COMPILE_SECONDS = 0.1
 
@@ -26,14 +25,10 @@ def default_dir() -> str:
   return os.path.join(paths.user_cache_dir(), "xla")
 
 
-def is_off(setting: str) -> bool:
-  return setting.strip().lower() == OFF
-
-
 def enable(setting: str) -> str | None:
   """Turns the cache on as `setting` says; returns the directory, or None when off."""
   setting = setting.strip()
-  if is_off(setting):
+  if paths.is_off(setting):
     return None
   import jax  # here, not at the top: run_config reads is_off while checking a config, before jax
   directory = os.fspath(paths.resolve(setting or default_dir()))

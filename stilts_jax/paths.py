@@ -82,6 +82,15 @@ def user_cache_dir() -> str:
   return os.path.join(base, "stilts_jax")
 
 
+# The settings of the caches (`compilation_cache_dir`, `data.cache_dir`): "" = the default under
+# user_cache_dir(), OFF = no cache, anything else = that directory.
+OFF = "none"
+
+
+def is_off(setting: str) -> bool:
+  return setting.strip().lower() == OFF
+
+
 def write_atomic(path: PathLike, data: bytes | str) -> None:
   """Writes the whole file so a reader never sees half of it.
 

@@ -33,6 +33,7 @@ from stilts_jax import sharding as shd
 from stilts_jax.checkpoint import (BEST_PARAMS_DIR, MissingCheckpoint, has_checkpoint,
                                    keep_best_params_only, phase_checkpoints, restore_encoder,
                                    restore_params)
+from stilts_jax.features import cache as feature_cache
 from stilts_jax.features import featurize_split
 from stilts_jax.models import (CheckpointError, XLMREncoder, attach_heads, export_encoder,
                                load_encoder, load_tokenizer)
@@ -66,7 +67,7 @@ class Context:
 
   def featurize(self, spec, loaded, max_length: int | None):
     return featurize_split(spec, loaded, self.tokenizer, max_length=max_length,
-                           cache_dir=self.config.data.cache_dir or None)
+                           cache_dir=feature_cache.resolve_dir(self.config.data.cache_dir))
 
   def part(self, spec, split: str, language: str, limit: int | None, max_length: int | None):
     loaded = self.load(spec.name, split, language, limit)

@@ -21,7 +21,7 @@ import json
 import os
 from typing import Any
 
-from stilts_jax import compilation_cache, paths
+from stilts_jax import paths
 from stilts_jax.errors import UserError
 
 MLM = "mlm"  # the pseudo-task "masked LM on multilingual text" (config.mlm says which text)
@@ -237,11 +237,12 @@ def resolve_paths(config) -> None:
     config.model.name = _local(config.model.name)
   if config.model.tokenizer and os.path.exists(os.path.expanduser(config.model.tokenizer)):
     config.model.tokenizer = _local(config.model.tokenizer)
-  for key in ("intermediate_workdir", "compilation_cache_dir"):
-    if config.get(key) and not (key == "compilation_cache_dir" and
-                                compilation_cache.is_off(config[key])):
-      config[key] = _local(config[key])
-  if config.data.cache_dir:
+  if config.get("intermediate_workdir"):
+    config.intermediate_workdir = _local(config.intermediate_workdir)
+  # The caches' "none" (paths.OFF) is a setting, not a directory named none.
+  if config.compilation_cache_dir and not paths.is_off(config.compilation_cache_dir):
+    config.compilation_cache_dir = _local(config.compilation_cache_dir)
+  if config.data.cache_dir and not paths.is_off(config.data.cache_dir):
     config.data.cache_dir = _local(config.data.cache_dir)
   if config.data.get("xtreme_dir"):
     _use_xtreme_dir(config)
@@ -254,7 +255,7 @@ def resolve_paths(config) -> None:
     config.mlm.source = _local(config.mlm.source)
   for value in (config.get("intermediate_workdir"), config.data.cache_dir,
                 *config.data.overrides.values()):
-    if value:
+    if value and not paths.is_off(value):
       paths.check_backend(value)
 
 

@@ -62,14 +62,22 @@ def test_a_second_process_reads_the_cache_back(tmp_path, monkeypatch):
 
 
 def test_none_survives_the_clis_path_resolution(tmp_path, monkeypatch):
-  """`--config.compilation_cache_dir=none` reaches `enable` as "none", not as ./none (a cache in a
-  directory named none, which resolve_paths made of it before)."""
-  from stilts_jax import compilation_cache, run_config
+  """`--config.compilation_cache_dir=none` (and `data.cache_dir=none`) reach the caches as "none",
+  not as ./none (a cache in a directory named none, which resolve_paths made of it before)."""
+  from stilts_jax import paths, run_config
+  from stilts_jax.features import cache as feature_cache
   monkeypatch.chdir(tmp_path)
+  monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user"))
   config = H.load_config_module("base").get_config()
   for setting, want in (("none", None), (" None ", None), ("xla", str(tmp_path / "xla"))):
     config.compilation_cache_dir = setting
     run_config.resolve_paths(config)
-    assert (None if compilation_cache.is_off(config.compilation_cache_dir)
+    assert (None if paths.is_off(config.compilation_cache_dir)
             else config.compilation_cache_dir) == want
-  assert not (tmp_path / "none").exists()
+  # The feature cache: on by default, under the user cache.
+  for setting, want in (("", str(tmp_path / "user" / "stilts_jax" / "features")),
+                        ("none", None), ("NONE", None), ("feats", str(tmp_path / "feats"))):
+    config.data.cache_dir = setting
+    run_config.resolve_paths(config)
+    assert feature_cache.resolve_dir(config.data.cache_dir) == want, setting
+  assert not (tmp_path / "none").exists() and not (tmp_path / "NONE").exists()

@@ -10,6 +10,7 @@ import functools
 import numpy as np
 import pytest
 
+import _pipeline_helpers as H
 from stilts_jax import tasks
 from stilts_jax.data import TrainBatches, eval_batches, real_lengths
 from stilts_jax.examples import SentenceExample
@@ -270,6 +271,29 @@ def test_cache_hit_and_misses(overrides, tokenizer, tmp_path, counter, task, spl
   assert fewer.origins == loaded.origins
   featurize(spec, fewer, tokenizer, cache_dir=tmp_path)
   assert len(counter) == (4 if len(fewer) < len(loaded) else 3) * per_call
+
+
+def test_pipeline_featurizes_through_the_user_cache_by_default(overrides, tokenizer, tmp_path,
+                                                               monkeypatch, counter):
+  """The base config's `data.cache_dir=""` caches under the user cache (a second phase of the
+  run, or a later run, reads the features back); "none" featurizes every time."""
+  from stilts_jax import pipeline
+  monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user"))
+  config = H.load_config_module("base").get_config()
+  config.data.overrides.update(overrides)
+  assert config.data.cache_dir == ""
+  ctx = pipeline.Context(config, None, None, tokenizer)
+  spec = tasks.get_task("xnli")
+  first = ctx.part(spec, "validation", "de", None, 64)
+  again = ctx.part(spec, "validation", "de", None, 64)
+  assert len(counter) == 1  # the second read came from the cache
+  assert_same(again.features, first.features)
+  assert list((tmp_path / "user" / "stilts_jax" / "features").glob("*.npz"))
+  with config.unlocked():
+    config.data.cache_dir = "none"
+  ctx.part(spec, "validation", "de", None, 64)
+  assert len(counter) == 2
+  assert not (tmp_path / "none").exists()
 
 
 def test_cache_keys_resolve_defaults_and_track_options(overrides, tokenizer, tmp_path, counter):

@@ -31,6 +31,15 @@ log = logging.getLogger(__name__)
 CODE_VERSION = "features-v2"  # v2: tagging `num_words`
 
 
+def resolve_dir(setting: str) -> str | None:
+  """`data.cache_dir` as a directory: "" = `<user cache>/features` (on by default: every target
+  phase of a grid re-featurizes the same splits, MNLI ~48 s a core each time), "none" = no cache
+  (None), else the setting itself (a directory or gs:// path)."""
+  if paths.is_off(setting):
+    return None
+  return setting.strip() or os.path.join(paths.user_cache_dir(), "features")
+
+
 def tokenizer_fingerprint(tokenizer) -> dict[str, str]:
   """Identity of a tokenizer: its name/path and a hash of its full serialized pipeline.
 
