@@ -3,8 +3,8 @@
 Featurization follows jiant / XTREME's `squad_convert_example_to_features` semantics with the fast
 tokenizer's char offsets instead of whitespace `doc_tokens`:
   * the question is tokenized alone and cut to `max_query_length` sub-words;
-  * each distinct context is tokenized once, alone (with char offsets, batched), and cut into
-    windows of `max_length - len(q) - 4` sub-words, `<s> q </s></s> ctx_window </s>`,
+  * the context is tokenized alone (with char offsets, batched, each distinct context once) and
+    cut into windows of `max_length - len(q) - 4` sub-words, `<s> q </s></s> ctx_window </s>`,
     consecutive windows starting `doc_stride` sub-words apart (XTREME's meaning of doc_stride:
     the step, not the overlap);
   * `token_is_max_context` marks, for each context token, the one window where it has the most
@@ -95,12 +95,7 @@ def featurize_qa(examples: Sequence[SpanExample], tokenizer, max_length: int = 3
     _check_answers(e)
   # Leading spaces of some SQuAD questions would only waste query budget (as in HF run_qa).
   q_ids, _ = tokenize(tokenizer, [e.question.lstrip() for e in examples])
-  # Each context once: SQuAD-style data asks ~5 questions per paragraph (XQuAD: 1,190 questions,
-  # 240 contexts), and tokenizing the contexts was most of the featurizer's time.
-  contexts = {c: i for i, c in enumerate(dict.fromkeys(e.context for e in examples))}
-  ctx_ids, ctx_offs = tokenize(tokenizer, list(contexts), offsets=True)
-  ctx_ids = [np.asarray(ids, dtype=np.int32) for ids in ctx_ids]
-  ctx_offs = [np.asarray(o, dtype=np.int32).reshape(-1, 2) for o in ctx_offs]
+  c_ids, c_offs = tokenize(tokenizer, [e.context for e in examples], offsets=True)
   rows, offs_rows, max_ctx_rows, starts_out, ends_out, ex_out = [], [], [], [], [], []
   for i, e in enumerate(examples):
     q = q_ids[i][:max_query_length]
@@ -110,7 +105,8 @@ def featurize_qa(examples: Sequence[SpanExample], tokenizer, max_length: int = 3
           f"Example {e.guid!r}: max_length={max_length} cannot fit the {len(q)}-token question "
           f"plus {QA_SPECIALS} special tokens and at least one context token (expected "
           f"max_length >= {len(q) + QA_SPECIALS + 1}, or a smaller max_query_length).")
-    ctx, offs = ctx_ids[contexts[e.context]], ctx_offs[contexts[e.context]]
+    ctx = np.asarray(c_ids[i], dtype=np.int32)
+    offs = c_offs[i]
     span = None
     if e.answers:
       a = e.answers[0]
@@ -235,8 +231,9 @@ def postprocess_details(examples: Sequence[SpanExample], features: dict[str, np.
     c = _Candidates(order[bounds[lo]:bounds[hi]], start_logits, end_logits, offsets, is_max, k,
                     max_answer_length)
     # Stable: by example, then score (descending); ties keep the enumeration order.
-    ranked = np.lexsort((-c.score, example_index[c.window]))
-    first = np.searchsorted(example_index[c.window][ranked], np.arange(lo, hi + 1))
+    example_of = example_index[c.window]
+    ranked = np.lexsort((-c.score, example_of))
+    first = np.searchsorted(example_of[ranked], np.arange(lo, hi + 1))
     for i in range(lo, hi):
       e = examples[i]
       mine = ranked[first[i - lo]:first[i - lo + 1]]
