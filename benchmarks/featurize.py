@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
   from transformers import XLMRobertaTokenizerFast
 
   from stilts_jax.features import featurize_split
-  from stilts_jax.offline import build_tokenizer
+  from stilts_jax.demo.tokenizer import build_tokenizer
   from stilts_jax.tasks import get_task
   data = load(args)
   tokenizer_dir = args.tokenizer or build_tokenizer(

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
   from transformers import XLMRobertaTokenizerFast
 
   from stilts_jax.features import featurize_split, postprocess
-  from stilts_jax.offline import build_tokenizer
+  from stilts_jax.demo.tokenizer import build_tokenizer
   from stilts_jax.tasks import get_task, load_examples
   from stilts_jax.tasks.target import XQUAD_LANGS
   languages = args.languages.split(",") if args.languages else list(XQUAD_LANGS)

@@ -33,7 +33,7 @@ def get_config(arg: str = ""):
   c.data.buckets = (32, 64, 128)
   c.retrieval.layer = 2  # the tiny model's last layer (it has 2)
   c.eval.splits = ("validation", "test")
-  from stilts_jax.demo_data import DEMO_LANGUAGES
+  from stilts_jax.demo.data import DEMO_LANGUAGES
   # Only the demo targets' languages are narrowed: the other targets keep their keys, so
   # --config.targets may add one whose data comes from elsewhere (data.xtreme_dir).
   c.eval.languages.update({t: ",".join(DEMO_LANGUAGES[t]) for t in TARGETS})

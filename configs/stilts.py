@@ -19,6 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import base  # noqa: E402
 
+from stilts_jax.setting import Setting  # noqa: E402
+
 
 def parse_arg(arg: str, **defaults) -> dict:
   """`a=1,b=x` → {"a": "1", "b": "x"} over `defaults`; unknown keys are an error."""
@@ -32,25 +34,28 @@ def parse_arg(arg: str, **defaults) -> dict:
   return out
 
 
-def _names(value: str, valid, what: str, all_=None) -> tuple:
-  names = tuple(all_ or valid) if value == "all" else tuple(filter(None, value.split("|")))
+def _settings(value: str) -> tuple:
+  """Intermediate settings joined by "|" (or "all"), each checked against the task names."""
+  names = base.INTERMEDIATES if value == "all" else tuple(filter(None, value.split("|")))
   for name in names:
-    for task in ([] if name == "none" else name.split("+")):
-      task = task.partition("@")[0]
-      if task not in valid:
-        raise ValueError(f"unknown {what} {task!r}; valid: {', '.join(valid)}"
-                         + (", none" if what == "intermediate task" else ""))
+    Setting.parse(name).check_tasks(base.INTERMEDIATES + base.TRANSLATED_INTERMEDIATES)
+  return names
+
+
+def _targets(value: str) -> tuple:
+  valid = base.TARGETS + base.XTREME_R_TARGETS
+  names = base.TARGETS if value == "all" else tuple(filter(None, value.split("|")))
+  for name in names:
+    if name not in valid:
+      raise ValueError(f"unknown target task {name!r}; valid: {', '.join(valid)}")
   return names
 
 
 def get_config(arg: str = ""):
   args = parse_arg(arg, intermediate="none", target="xnli", model="xlm-roberta-large", seed="1")
   c = base.get_config()
-  c.intermediates = _names(args["intermediate"],
-                           base.INTERMEDIATES + base.TRANSLATED_INTERMEDIATES + ("mlm",),
-                           "intermediate task", all_=base.INTERMEDIATES)
-  c.targets = _names(args["target"], base.TARGETS + base.XTREME_R_TARGETS, "target task",
-                     all_=base.TARGETS)
+  c.intermediates = _settings(args["intermediate"])
+  c.targets = _targets(args["target"])
   c.model.name = args["model"]
   c.seed = int(args["seed"])
   return c

@@ -2,7 +2,7 @@
 the encoder to each XTREME target task (a fresh head trained on English), and evaluates it
 zero-shot on every language of the target; results, tables and plots land in the workdir.
 
-Kept short on purpose: the logic lives in `pipeline` (and `demo` for the offline demo), importable
+Kept short on purpose: the logic lives in `pipeline` (and `demo/` for the offline demo), importable
 and tested. Exit status: 0 done; 1 training diverged, or a bug (with its traceback); 2 a mistake in
 the command, config, data, checkpoint or paths (one line saying how to fix it; --verbosity=1 shows
 the traceback); 75 preempted (checkpoint saved; run the same command again to resume).
@@ -166,10 +166,11 @@ def main(argv):
     from stilts_jax import checkpoint
     checkpoint.handle_sigterm()
   compilation_cache.enable(config.compilation_cache_dir)
-  from stilts_jax import demo, pipeline, train  # after distributed init: they may touch devices
+  from stilts_jax import pipeline, train  # after distributed init: they may touch devices
+  from stilts_jax.demo import assets as demo_assets
   try:
     if config.demo:
-      demo.prepare(config, workdir)
+      demo_assets.prepare(config, workdir)
     pipeline.run(config, workdir)
   except pipeline.Preempted as e:
     logging.warning("%s; run the same command again to resume.", e)

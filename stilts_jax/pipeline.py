@@ -38,7 +38,8 @@ from stilts_jax.features import featurize_split
 from stilts_jax.models import (CheckpointError, XLMREncoder, attach_heads, export_encoder,
                                load_encoder, load_tokenizer)
 from stilts_jax.tasks import TaskType, get_task, list_tasks, load_examples, load_examples_multi
-from stilts_jax.run_config import MLM, parse_setting
+from stilts_jax.run_config import parse_setting
+from stilts_jax.setting import MLM
 from stilts_jax.train import PhaseTask, train_phase
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ def _pretrained_encoder(ctx: Context) -> XLMREncoder:
   m = ctx.config.model
   return load_encoder(m.name, dtype=jnp.dtype(m.dtype), param_dtype=jnp.dtype(m.param_dtype),
                       attention=m.attention, remat=m.remat,
-                      attention_dropout=m.get("attention_dropout"), mesh=ctx.mesh,
+                      attention_dropout=m.attention_dropout, mesh=ctx.mesh,
                       tokenizer=ctx.tokenizer)
 
 
@@ -106,10 +107,10 @@ def _phase_task(ctx: Context, spec, hp, fraction: float = 1.0) -> PhaseTask:
 
   The registry maps a target's train split to its English source (xnli → MNLI, xquad → SQuAD 1.1).
   """
-  chosen = ctx.config.get("intermediate_languages", {}).get(spec.name) if spec.intermediate \
+  chosen = ctx.config.intermediate_languages.get(spec.name) if spec.intermediate \
       else None
   languages = chosen.split(",") if chosen else ["en"]
-  limit = ctx.config.data.get("train_limit")
+  limit = ctx.config.data.train_limit
   overrides = dict(ctx.config.data.overrides) or None
   loaded = ctx.load(spec.name, "train", languages[0], limit) if len(languages) == 1 else \
       load_examples_multi(spec.name, "train", languages, data_overrides=overrides, limit=limit,
@@ -160,11 +161,11 @@ def run_intermediate(ctx: Context, setting: str, directory: epath.Path) -> None:
     log.info("intermediate %s already completed in %s", setting, directory)
     return
   hp = ctx.config.intermediate_train
-  parts = parse_setting(setting)
-  supervised = [(get_task(p.task), p.fraction) for p in parts if p.task != MLM]
+  parsed = parse_setting(setting)
+  supervised = [(get_task(p.task), p.fraction) for p in parsed.supervised]
   encoder = _pretrained_encoder(ctx)
   heads = {s.name: (s.task_type.value, s.num_labels or 1) for s, _ in supervised}
-  if any(p.task == MLM for p in parts):
+  if parsed.has_mlm:
     heads[MLM] = ("mlm", 0)  # decoder tied to the (pretrained) word embeddings
   model = attach_heads(encoder, heads, mesh=ctx.mesh, seed=ctx.config.seed)
   if _trained(directory):  # killed after training, before the phase was marked completed
@@ -188,7 +189,7 @@ def run_intermediate(ctx: Context, setting: str, directory: epath.Path) -> None:
                      outcome.best_score)
     info = dict(status=outcome.status, steps=outcome.steps, best_step=outcome.best_step,
                 best_score=outcome.best_score)
-  if ctx.config.get("export_intermediate_hf"):
+  if ctx.config.export_intermediate_hf:
     # The intermediate-trained encoder for the PyTorch world: XLMRobertaModel.from_pretrained(dir).
     export_encoder(model.encoder, str(directory / "hf_encoder"))
   _mark_completed(directory, **info)
@@ -214,7 +215,7 @@ def _mlm_task(ctx: Context) -> PhaseTask:
   from stilts_jax import mlm
   m = ctx.config.mlm  # run_config.validate checked source and languages
   corpus = mlm.load_mlm_corpus(m.source, languages=m.languages.split(","),
-                               limit_per_language=m.get("limit_per_language"),
+                               limit_per_language=m.limit_per_language,
                                text_column=m.text_column, config=m.hub_config or None,
                                revision=m.revision or None)
   features = mlm.featurize_mlm(corpus, ctx.tokenizer, m.max_length)
@@ -245,12 +246,12 @@ def _eval_parts(ctx: Context, spec, max_length: int | None) -> list[evaluate.Eva
   cfg = ctx.config.eval
   parts = []
   for split in [s for s in cfg.splits if s in spec.splits]:
-    chosen = cfg.languages.get(spec.name) if cfg.get("languages") else None
+    chosen = cfg.languages.get(spec.name)
     available = spec.languages_for(split)
     languages = [l for l in chosen.split(",") if l in available] if chosen else available
     for language in languages:
       # A language with no example is a DataError in the loader: never silently missing here.
-      parts.append(ctx.part(spec, split, language, ctx.config.data.get("eval_limit"), max_length))
+      parts.append(ctx.part(spec, split, language, ctx.config.data.eval_limit, max_length))
   return parts
 
 
@@ -359,7 +360,7 @@ def run(config, workdir: str | epath.Path) -> list[dict]:
   for setting in config.intermediates:
     inter_dir = None
     if setting != "none":
-      inter_dir = epath.Path(config.intermediate_workdir) if config.get("intermediate_workdir") \
+      inter_dir = epath.Path(config.intermediate_workdir) if config.intermediate_workdir \
           else workdir / "intermediate" / setting
       if config.mode == "train":
         run_intermediate(ctx, setting, inter_dir)

@@ -15,7 +15,6 @@ the attention kernel, remat, the mesh) are left out, so a resumed run may change
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -23,8 +22,8 @@ from typing import Any
 
 from stilts_jax import paths
 from stilts_jax.errors import UserError
+from stilts_jax.setting import MLM, Setting, SettingError
 
-MLM = "mlm"  # the pseudo-task "masked LM on multilingual text" (config.mlm says which text)
 MODES = ("train", "eval")
 EVAL_SPLITS = ("validation", "test")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -40,35 +39,12 @@ class ConfigError(UserError, ValueError):
   """A config value that cannot work; the message names the key and the valid values."""
 
 
-@dataclasses.dataclass(frozen=True)
-class SettingPart:
-  """One task of an intermediate setting: `mnli`, `mnli@10` (10 % of its training data), `mlm`."""
-  task: str
-  fraction: float = 1.0
-
-
-def parse_setting(setting: str) -> list[SettingPart]:
-  """"none" → []; "mnli@10+squad_v1+mlm" → [mnli at 10 %, squad_v1, mlm]."""
-  if setting == "none":
-    return []
-  parts = []
-  for item in setting.split("+"):
-    name, _, pct = item.partition("@")
-    fraction = 1.0
-    if pct:
-      try:
-        fraction = float(pct) / 100
-      except ValueError:
-        fraction = -1.0
-      if not 0 < fraction <= 1:
-        raise ConfigError(f"intermediate setting {setting!r}: {item!r} should be TASK@PERCENT "
-                          "with 0 < PERCENT <= 100 (e.g. mnli@10).")
-    parts.append(SettingPart(name, fraction))
-  return parts
-
-
-def setting_tasks(setting: str) -> list[str]:
-  return [p.task for p in parse_setting(setting)]
+def parse_setting(text: str) -> Setting:
+  """`Setting.parse`, its error a ConfigError like every other bad value of the config."""
+  try:
+    return Setting.parse(text)
+  except SettingError as e:
+    raise ConfigError(str(e)) from None
 
 
 def _choice(key: str, value: Any, valid, hint: str = "") -> None:
@@ -137,17 +113,16 @@ def validate(config) -> None:
   if not config.intermediates:
     raise ConfigError("intermediates is empty; use ('none',) for the XLM-R baseline.")
   trained = [s for s in config.intermediates if s != "none"]
-  if config.get("intermediate_workdir") and len(trained) > 1:
+  if config.intermediate_workdir and len(trained) > 1:
     raise ConfigError(f"intermediate_workdir={config.intermediate_workdir} would be shared by the "
                       f"intermediate settings {trained}; give each run one setting (as "
                       "tpu_scripts/sweep.sh does) or leave intermediate_workdir empty.")
   uses_mlm = False
-  for setting in config.intermediates:
-    for name in setting_tasks(setting):
-      if name == MLM:
-        uses_mlm = True
-      else:
-        get_task(name)  # RegistryError lists the valid task names
+  for text in config.intermediates:
+    setting = parse_setting(text)
+    uses_mlm |= setting.has_mlm
+    for part in setting.supervised:
+      get_task(part.task)  # RegistryError lists the valid task names
   if trained:
     _validate_phase("intermediate_train", config.intermediate_train)
   if uses_mlm:
@@ -160,7 +135,7 @@ def validate(config) -> None:
     if not 0 < mlm.rate < 1 or not 0 < mlm.mlm_probability < 1:
       raise ConfigError(f"mlm.rate={mlm.rate} and mlm.mlm_probability={mlm.mlm_probability} "
                         "must both lie in (0, 1).")
-  for task, languages in dict(config.get("intermediate_languages") or {}).items():
+  for task, languages in dict(config.intermediate_languages).items():
     if languages:
       _check_languages(f"intermediate_languages.{task}", task, languages)
 
@@ -177,7 +152,7 @@ def validate(config) -> None:
   if not config.eval.splits or any(s not in EVAL_SPLITS for s in config.eval.splits):
     raise ConfigError(f"eval.splits={tuple(config.eval.splits)}; expected a non-empty subset of "
                       f"{EVAL_SPLITS}.")
-  for target, languages in dict(config.eval.get("languages") or {}).items():
+  for target, languages in dict(config.eval.languages).items():
     if languages:
       _check_languages(f"eval.languages.{target}", target, languages)
   data = config.data
@@ -237,14 +212,14 @@ def resolve_paths(config) -> None:
     config.model.name = _local(config.model.name)
   if config.model.tokenizer and os.path.exists(os.path.expanduser(config.model.tokenizer)):
     config.model.tokenizer = _local(config.model.tokenizer)
-  if config.get("intermediate_workdir"):
+  if config.intermediate_workdir:
     config.intermediate_workdir = _local(config.intermediate_workdir)
   # The caches' "none" (paths.OFF) is a setting, not a directory named none.
   if config.compilation_cache_dir and not paths.is_off(config.compilation_cache_dir):
     config.compilation_cache_dir = _local(config.compilation_cache_dir)
   if config.data.cache_dir and not paths.is_off(config.data.cache_dir):
     config.data.cache_dir = _local(config.data.cache_dir)
-  if config.data.get("xtreme_dir"):
+  if config.data.xtreme_dir:
     _use_xtreme_dir(config)
   for source, path in config.data.overrides.items():
     config.data.overrides[source] = _local(path)
@@ -253,7 +228,7 @@ def resolve_paths(config) -> None:
                         f"({config.data.overrides[source]}).")
   if config.mlm.source and os.path.exists(os.path.expanduser(config.mlm.source)):
     config.mlm.source = _local(config.mlm.source)
-  for value in (config.get("intermediate_workdir"), config.data.cache_dir,
+  for value in (config.intermediate_workdir, config.data.cache_dir,
                 *config.data.overrides.values()):
     if value and not paths.is_off(value):
       paths.check_backend(value)
@@ -286,10 +261,10 @@ def phase_recipe(config, setting: str, target: str | None = None) -> dict:
       "data": {k: _plain(config.data[k]) for k in ("buckets", "train_limit", "subsample_seed")},
   }
   train["data"]["overrides"] = {k: v for k, v in config.data.overrides.items() if v}
-  if config.get("demo_model"):
+  if "demo_model" in config:  # only configs/demo.py adds it
     train["demo_model"] = _plain(config.demo_model)
   if setting != "none":
-    tasks = setting_tasks(setting)
+    tasks = parse_setting(setting).tasks
     train["intermediate"] = {
         "setting": setting, "hp": _hp(config.intermediate_train),
         "languages": {t: config.intermediate_languages.get(t, "") for t in tasks if t != MLM}}

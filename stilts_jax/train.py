@@ -129,7 +129,7 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
     raise ValueError(f"batch_size {hp.batch_size} is not divisible by grad_accum {hp.grad_accum}.")
   micro = hp.batch_size // hp.grad_accum
   index, count = process_slice(mesh, global_batch_size=micro)
-  batches = {t.head: _batches(t, micro, seed, index, count, buckets, hp.get("packing", False))
+  batches = {t.head: _batches(t, micro, seed, index, count, buckets, hp.packing)
              for t in tasks}
   fixed = {t.head: t.rate for t in tasks if t.rate}
   if fixed and (sum(fixed.values()) >= 1 or len(fixed) == len(tasks)):
@@ -140,7 +140,7 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
   # Step counts in the config (max_steps, eval/log/checkpoint intervals) are optimizer updates,
   # as in jiant; the loop runs micro-steps, `accum` per update.
   accum = hp.grad_accum
-  total = hp.get("max_steps") * accum if hp.get("max_steps") else math.ceil(
+  total = hp.max_steps * accum if hp.max_steps else math.ceil(
       sampling.total_steps(steps_per_epoch, hp.epochs) / (1 - sum(fixed.values())))
   total = math.ceil(total / accum) * accum  # whole optimizer updates only
   tx = optim.make_optimizer(learning_rate=hp.learning_rate, total_updates=total // hp.grad_accum,
@@ -148,7 +148,7 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
                             max_grad_norm=hp.max_grad_norm, grad_accum_steps=hp.grad_accum)
   probs = sampling.task_probabilities(
       {h: b.num_examples for h, b in batches.items() if h not in fixed}, hp.sampler,
-      hp.temperature, hp.get("examples_cap"))
+      hp.temperature, hp.examples_cap)
   probs = {h: p * (1 - sum(fixed.values())) for h, p in probs.items()} | fixed
   # One task per optimizer update (jiant), all of its micro-batches from that task.
   names, task_ids, task_updates = sampling.task_schedule(probs, total // accum, seed)

@@ -18,7 +18,7 @@ from stilts_jax import sharding as shd
 from stilts_jax.features import featurize_split
 from stilts_jax.models import TaskModel, XLMRConfig
 from stilts_jax.tasks import TaskType, get_task, load_examples
-from stilts_jax.tasks.fixtures import BUCC_ORIGINAL_DIR, write_fixtures
+from _fixtures import BUCC_ORIGINAL_DIR, write_fixtures
 
 CFG = XLMRConfig(vocab_size=512, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
                  intermediate_size=32, max_position_embeddings=130, hidden_dropout_prob=0.0,

@@ -74,24 +74,24 @@ _ASSETS: dict[str, Path] = {}
 def demo_assets(root) -> Path:
   """The demo's data, tokenizer and tiny model, built once per test session under `root`.
 
-  Built by the real `demo.prepare`; returns the workdir holding `demo_assets/`.
+  Built by the real `demo.assets.prepare`; returns the workdir holding `demo_assets/`.
   """
   if "dir" not in _ASSETS:
-    from stilts_jax import demo
+    from stilts_jax.demo import assets
     config = load_config_module("demo").get_config()
-    demo.prepare(config, root)
+    assets.prepare(config, root)
     _ASSETS["dir"] = Path(root)
   return _ASSETS["dir"]
 
 
 def seed_workdir(workdir, assets_root) -> Path | str:
-  """A fresh CLI workdir that reuses the prepared demo assets (demo.prepare skips building when
+  """A fresh CLI workdir that reuses the prepared demo assets (demo.assets.prepare skips building when
   `overrides.json` exists in its assets directory; its data paths point at the shared copy).
-  For a gs:// workdir the assets directory is local (demo.assets_dir); the URL is returned."""
+  For a gs:// workdir the assets directory is local (demo.assets.assets_dir); the URL is returned."""
   import shutil
 
-  from stilts_jax import demo
-  target = Path(demo.assets_dir(workdir))
+  from stilts_jax.demo import assets
+  target = Path(assets.assets_dir(workdir))
   target.mkdir(parents=True)
   shutil.copy(Path(assets_root) / "demo_assets" / "overrides.json", target / "overrides.json")
   (target / "model").symlink_to(Path(assets_root) / "demo_assets" / "model")

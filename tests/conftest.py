@@ -57,7 +57,7 @@ MULTILINGUAL_TEXT = [
 @pytest.fixture(scope="session")
 def tokenizer_dir(tmp_path_factory):
   """An XLM-R tokenizer directory built offline (sentencepiece.bpe.model + tokenizer_config.json)."""
-  from stilts_jax.offline import build_tokenizer
+  from stilts_jax.demo.tokenizer import build_tokenizer
   return build_tokenizer(tmp_path_factory.mktemp("tokenizer"), MULTILINGUAL_TEXT * 4, vocab_size=400)
 
 

@@ -53,10 +53,14 @@ def test_flat_curve_slope_ci_includes_zero():
 
 def test_split_fraction():
   assert split_fraction("mnli@10") == ("mnli", 10.0)
-  assert split_fraction("squad_v1+mnli@2.5%") == ("squad_v1+mnli", 2.5)
+  assert split_fraction("squad_v1+mnli@2.5") == ("squad_v1+mnli", 2.5)
   assert split_fraction("mnli") == ("mnli", None)
-  with pytest.raises(AnalysisError, match="fraction"):
-    split_fraction("mnli@150")
+  # The pipeline's grammar: no run is ever named with a trailing %, or 150 %.
+  for bad in ("mnli@150", "squad_v1+mnli@2.5%"):
+    with pytest.raises(AnalysisError, match="TASK@PERCENT"):
+      split_fraction(bad)
+  with pytest.raises(AnalysisError, match="different fractions"):
+    split_fraction("mnli@10+squad_v1@20")
 
 
 def test_refusals():

@@ -18,7 +18,7 @@ from stilts_jax.features import (
     IGNORE_INDEX, NO_LABEL, RETRIEVAL_SIDES, dispatch, featurize_split,
     tagging_predictions_to_words)
 from stilts_jax.tasks import TaskType, loading
-from stilts_jax.tasks.fixtures import fixture_languages, write_fixtures
+from _fixtures import fixture_languages, write_fixtures
 
 CLS, PAD, SEP = 0, 1, 2
 BUCKETS = (8, 16, 32, 64)

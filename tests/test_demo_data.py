@@ -13,8 +13,8 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from stilts_jax import demo_lexicon as L
-from stilts_jax.demo_data import DEMO_LANGUAGES, SOURCES, DemoSizes, demo_texts, write_demo_data
+from stilts_jax.demo import lexicon as L
+from stilts_jax.demo.data import DEMO_LANGUAGES, SOURCES, DemoSizes, demo_texts, write_demo_data
 from stilts_jax.tasks import load_examples
 from stilts_jax.tasks.target import NER_LABELS
 
@@ -126,7 +126,7 @@ def test_deterministic_for_a_seed(tmp_path):
 
 def test_demo_texts_cover_every_language_and_train_a_tokenizer(overrides, tmp_path):
   import sentencepiece as spm
-  from stilts_jax.offline import build_tokenizer
+  from stilts_jax.demo.tokenizer import build_tokenizer
   texts = demo_texts(overrides)
   assert len(texts) > 5000 and len(set(texts)) == len(texts)
   joined = " ".join(texts)

@@ -17,7 +17,7 @@ from stilts_jax import evaluate
 from stilts_jax.examples import Answer, SpanExample
 from stilts_jax.features import featurize_split
 from stilts_jax.tasks import LoadedSplit, get_task
-from stilts_jax.tasks import fixture_text as T
+import _fixture_text as T
 
 MAX_LENGTH, DOC_STRIDE, MAX_QUERY = 48, 6, 8
 LANGUAGES = ("zh", "th", "ar")
@@ -31,7 +31,7 @@ def qa_tokenizer(tmp_path_factory):
   from transformers import AutoTokenizer
 
   from conftest import MULTILINGUAL_TEXT
-  from stilts_jax.offline import build_tokenizer
+  from stilts_jax.demo.tokenizer import build_tokenizer
   texts = list(MULTILINGUAL_TEXT)
   for lang in LANGUAGES:
     b = T.BANK[lang]
@@ -185,7 +185,7 @@ def mlqa_tokenizer(tmp_path_factory):
   from transformers import AutoTokenizer
 
   from conftest import MULTILINGUAL_TEXT
-  from stilts_jax.offline import build_tokenizer
+  from stilts_jax.demo.tokenizer import build_tokenizer
   texts = list(MULTILINGUAL_TEXT)
   for lang in MLQA_LANGUAGES:
     b = T.BANK[lang]

@@ -9,17 +9,18 @@ import pytest
 import _pipeline_helpers as H
 from stilts_jax import pipeline, run_config, sampling
 from stilts_jax.tasks import get_task, load_examples
-from stilts_jax.tasks.fixtures import write_fixtures
+from _fixtures import write_fixtures
 from test_pipeline_resume import ARGS as BASE_ARGS
 
 
 def test_setting_grammar():
-  parts = run_config.parse_setting("mnli@10+squad_v1+mlm")
-  assert [(p.task, p.fraction) for p in parts] == [("mnli", 0.1), ("squad_v1", 1.0),
-                                                  ("mlm", 1.0)]
-  assert run_config.parse_setting("none") == []
+  setting = run_config.parse_setting("mnli@10+squad_v1+mlm")
+  assert [(p.task, p.fraction) for p in setting.parts] == [("mnli", 0.1), ("squad_v1", 1.0),
+                                                          ("mlm", 1.0)]
+  assert setting.has_mlm and [p.task for p in setting.supervised] == ["mnli", "squad_v1"]
+  assert run_config.parse_setting("none").parts == ()
   for bad in ("mnli@0", "mnli@101", "mnli@x"):
-    with pytest.raises(ValueError, match="TASK@PERCENT"):
+    with pytest.raises(run_config.ConfigError, match="TASK@PERCENT"):
       run_config.parse_setting(bad)
 
 
@@ -63,7 +64,7 @@ def test_mnli_fraction_plus_mlm_end_to_end_with_splash_on_a_4_device_mesh(tmp_pa
   corpus = tmp_path / "corpus"
   corpus.mkdir()
   overrides = json.loads((workdir / "demo_assets/overrides.json").read_text())
-  from stilts_jax.demo_data import demo_texts
+  from stilts_jax.demo.data import demo_texts
   texts = demo_texts(overrides)
   for i, lang in enumerate(("de", "ru")):
     (corpus / f"{lang}.txt").write_text("\n".join(texts[i::7][:200]), encoding="utf-8")

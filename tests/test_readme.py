@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import _pipeline_helpers as H
-from stilts_jax.demo_data import DEMO_LANGUAGES, DemoSizes
+from stilts_jax.demo.data import DEMO_LANGUAGES, DemoSizes
 
 README = H.REPO / "README.md"
 INSTALL = "pip install -e . && "

@@ -157,7 +157,7 @@ def xquad_tokenizer(tmp_path_factory):
   """An XLM-R-format tokenizer trained on the XQuAD text itself (10-20 s on 2 cores)."""
   from transformers import AutoTokenizer
 
-  from stilts_jax.offline import build_tokenizer
+  from stilts_jax.demo.tokenizer import build_tokenizer
   texts = [t for lang in XQUAD_LANGS for context, qa in _xquad_questions(lang)
            for t in (context, qa["question"])]
   texts = list(dict.fromkeys(texts))  # each context once

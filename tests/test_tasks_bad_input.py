@@ -8,7 +8,7 @@ import pytest
 
 from stilts_jax import tasks
 from stilts_jax.tasks import DataError
-from stilts_jax.tasks.fixtures import write_bucc_original, write_ccg
+from _fixtures import write_bucc_original, write_ccg
 
 CTX = "Berlin is the capital of Germany."
 NLI = {"premise": "A man plays.", "hypothesis": "Someone plays.", "label": 0, "idx": 0}

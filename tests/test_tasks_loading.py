@@ -9,7 +9,7 @@ from stilts_jax import tasks
 from stilts_jax.examples import (ChoiceExample, PairExample, SentenceExample, SpanExample,
                                  TagExample)
 from stilts_jax.tasks import CCGDataMissingError, TaskType, loading
-from stilts_jax.tasks.fixtures import fixture_languages, write_fixtures
+from _fixtures import fixture_languages, write_fixtures
 
 EXPECTED_TYPE = {TaskType.CLASSIFICATION: PairExample, TaskType.MULTIPLE_CHOICE: ChoiceExample,
                  TaskType.SPAN_QA: SpanExample, TaskType.TAGGING: TagExample,

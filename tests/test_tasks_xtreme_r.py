@@ -9,7 +9,7 @@ import pytest
 from stilts_jax import tasks
 from stilts_jax.examples import ChoiceExample, PairExample, SpanExample, TagExample
 from stilts_jax.tasks import DataError, LocalDataMissingError, RegistryError, loading
-from stilts_jax.tasks.fixtures import fixture_languages, write_fixtures
+from _fixtures import fixture_languages, write_fixtures
 from stilts_jax.tasks.target import PANX_LANGS, XNLI_LANGS, XQUAD_LANGS
 from stilts_jax.tasks.xtreme_r import PANX_R_ADDED, XCOPA_LANGS
 

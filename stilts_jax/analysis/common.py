@@ -9,7 +9,6 @@ here is the number in `stilts-jax-report`'s table.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 
 from etils import epath
@@ -20,10 +19,9 @@ from stilts_jax.paths import PathLike
 from stilts_jax.report.plots import figure, save_png  # noqa: F401 (C.figure in the analyses)
 from stilts_jax.report.results import ResultRow
 from stilts_jax.report.summary import Summary, build_summary
+from stilts_jax.setting import Setting, SettingError
 
 ENGLISH = "en"
-# `mnli@10` = MNLI intermediate training on 10 % of its training set (analysis 4's convention).
-_FRACTION = re.compile(r"^(?P<base>.+)@(?P<pct>\d+(?:\.\d+)?)%?$")
 
 
 class AnalysisError(ValueError):
@@ -34,21 +32,30 @@ def summarize(rows: Sequence[ResultRow], split: str) -> Summary:
   return build_summary(rows, split=split)
 
 
+def parse_setting(setting: str) -> Setting:
+  """`Setting.parse` (the pipeline's grammar), its error an AnalysisError."""
+  try:
+    return Setting.parse(setting)
+  except SettingError as e:
+    raise AnalysisError(str(e)) from None
+
+
 def split_fraction(setting: str) -> tuple[str, float | None]:
-  """("mnli", 10.0) for "mnli@10"; (setting, None) for a name without a data fraction."""
-  m = _FRACTION.match(setting)
-  if not m:
-    return setting, None
-  pct = float(m.group("pct"))
-  if not 0 < pct <= 100:
-    raise AnalysisError(f"Setting {setting!r}: data fraction must be in (0, 100] percent.")
-  return m.group("base"), pct
+  """("mnli", 10.0) for "mnli@10", ("squad_v1+mnli", 2.5) for "squad_v1+mnli@2.5"; (setting,
+  None) for a setting on all its data."""
+  parsed = parse_setting(setting)
+  try:
+    percent = parsed.data_percent()
+  except SettingError as e:
+    raise AnalysisError(str(e)) from None
+  return (setting, None) if percent is None else (str(parsed.on_all_data()), percent)
 
 
 def default_settings(summary: Summary) -> list[str]:
   """Non-baseline settings, less data-fraction runs (`x@pct`, analysis 4's): a 1 % run is not a
   separate intermediate task and would weight MNLI five times in a pooled analysis."""
-  return [s for s in summary.settings if s is not None and split_fraction(s)[1] is None]
+  return [s for s in summary.settings
+          if s is not None and all(p.percent == 100 for p in parse_setting(s).parts)]
 
 
 def choose_settings(summary: Summary, settings: Sequence[str] | None, what: str) -> list[str]:

@@ -126,9 +126,14 @@ def analyze_scaling(rows: Sequence[ResultRow], split: str = "validation", n_boot
   """
   summary = C.summarize(rows, split)
   by_task: dict[str, dict[float, str]] = {}
+  notes = []
   for s in summary.settings:
     if s is not None:
-      base, pct = C.split_fraction(s)
+      try:
+        base, pct = C.split_fraction(s)
+      except C.AnalysisError as e:  # tasks on different fractions: on no one curve
+        notes.append(f"{s} left out: {e}")
+        continue
       if pct is not None:
         by_task.setdefault(base, {})[pct] = s
   if not by_task:
@@ -137,7 +142,7 @@ def analyze_scaling(rows: Sequence[ResultRow], split: str = "validation", n_boot
   for base, fr in by_task.items():
     if 100.0 not in fr and base in summary.settings:
       fr[100.0] = base  # the plain name is the full training set
-  curves, notes = {}, []
+  curves = {}
   for base, fr in by_task.items():
     for t in TARGETS:
       pts = []

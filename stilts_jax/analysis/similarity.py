@@ -45,8 +45,7 @@ def task_format(name: str) -> str | None:
 def format_match(intermediate: str, target: str) -> float | None:
   """1.0 when any task of the setting (`a+b` multi-task, `x@pct` fractions allowed) has the
   target's task type, 0.0 when none does, None when a component's type is unknown."""
-  base, _ = C.split_fraction(intermediate)
-  formats = [task_format(t) for t in base.split("+")]
+  formats = [task_format(t) for t in C.parse_setting(intermediate).tasks]
   target_format = task_format(target)
   if target_format in formats:
     return 1.0

@@ -1,4 +1,4 @@
-"""Real multilingual text for the offline fixtures (fixtures.py): one small parallel bank per language.
+"""Real multilingual text for the offline fixtures (_fixtures.py): one small parallel bank per language.
 
 Per language: an NLI premise with entailed / neutral / contradicting hypotheses, a two-sentence QA
 context with two (question, answer) pairs whose answers occur verbatim in the context, one UPOS-
@@ -175,3 +175,31 @@ NER_ONLY: dict[str, list[tuple[str, str]]] = {
 SQUAD_TRANSLATED_ZH = dict(
     context="一个男人在柏林的街上弹吉他。路过的人都停下来听。",
     qa=[("男人在哪个城市弹吉他？", "柏林"), ("男人在街上弹什么乐器？", "吉他")])
+
+
+# Extra fixture languages per task beyond BANK (XTREME-R's new PAN-X languages).
+EXTRA_LANGUAGES: dict[str, tuple[str, ...]] = {"panx_r": tuple(NER_ONLY)}
+
+
+def fixture_languages(task: str, split: str) -> tuple[str, ...]:
+  """Languages for which fixtures exist for (task, split)."""
+  from stilts_jax.tasks.registry import get_task
+  extra = EXTRA_LANGUAGES.get(task, ())
+  return tuple(l for l in get_task(task).languages_for(split) if l in BANK or l in extra)
+
+
+def _nli_rows(lang: str) -> list[tuple[str, str, str]]:
+  b = BANK[lang]
+  return [(b["premise"], b["entail"], "entailment"), (b["premise"], b["neutral"], "neutral"),
+          (b["premise"], b["contra"], "contradiction")]
+
+
+def _qa_rows(lang: str, prefix: str = "", question_lang: str | None = None) -> list[dict]:
+  b, q = BANK[lang], BANK[question_lang or lang]
+  rows = []
+  for k, ((_, answer), (question, _)) in enumerate(zip(b["qa"], q["qa"])):
+    start = b["context"].index(answer)
+    rows.append({"id": f"{prefix}{lang}-{question_lang or lang}-{k}", "title": "Berlin",
+                 "context": b["context"], "question": question,
+                 "answers": {"text": [answer], "answer_start": [start]}})
+  return rows

@@ -1,7 +1,7 @@
 """The offline demo's assets: data, tokenizer and a tiny "pretrained" XLM-R, built once per workdir.
 
 Nothing is downloaded. `prepare` writes learnable multilingual data in the Hub schemas
-(`demo_data`), trains a sentencepiece tokenizer on it (`offline.build_tokenizer`), creates a tiny
+(`demo.data`), trains a sentencepiece tokenizer on it (`demo.tokenizer.build_tokenizer`), creates a tiny
 randomly initialised XLM-R and saves it as a Hugging Face checkpoint with `export_encoder`; the
 pipeline then loads all of it through the same code paths as a real run (`load_encoder`,
 `AutoTokenizer`, `load_examples`). The model is random, not pretrained: the demo shows the pipeline
@@ -19,9 +19,9 @@ from etils import epath
 from flax import nnx
 
 from stilts_jax import paths
-from stilts_jax.demo_data import demo_texts, write_demo_data
+from stilts_jax.demo.data import demo_texts, write_demo_data
 from stilts_jax.models import XLMRConfig, XLMREncoder, export_encoder, load_tokenizer
-from stilts_jax.offline import build_tokenizer
+from stilts_jax.demo.tokenizer import build_tokenizer
 
 
 def assets_dir(workdir: str | epath.Path) -> epath.Path:

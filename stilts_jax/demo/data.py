@@ -5,8 +5,8 @@
     build_tokenizer(tok_dir, demo_texts(overrides), vocab_size=...)
 
 What it is. Six sources written as `{root}/{source}/{config}/{hub_split}.parquet` (the
-source-level override layout of tasks/loading.py, with the Hub `datasets.Features` via the fixture
-writer), so the demo goes through the real loaders and converters:
+source-level override layout of tasks/loading.py, with the Hub `datasets.Features` of
+hub_files.py), so the demo goes through the real loaders and converters:
 
 * `mnli` (train, validation_matched, validation_mismatched) and `xnli` (validation, test; en de es
   fr ru): "Anna buys 3 books in Oslo." paired with a hypothesis whose label follows one token-level
@@ -21,7 +21,7 @@ writer), so the demo goes through the real loaders and converters:
   Russian XQuAD answer is one character off its `answer_start`, as real Hub rows are.
 * `tatoeba` (validation; de es fr ru <-> en): parallel renderings of the same sentences.
 
-Non-English text is a hand translation of a small vocabulary (demo_lexicon.py), but names,
+Non-English text is a hand translation of a small vocabulary (lexicon.py), but names,
 cities, companies and digits are identical in every language (Latin script even inside Cyrillic
 Russian) and they carry every label signal. Rows are deterministic given `seed`.
 
@@ -40,8 +40,8 @@ import random
 from collections.abc import Mapping
 from pathlib import Path
 
-from stilts_jax import demo_lexicon as L
-from stilts_jax.tasks.fixtures import _write  # Hub Features per schema; same files as fixtures
+from stilts_jax.demo import lexicon as L
+from stilts_jax.demo.hub_files import write_split
 from stilts_jax.tasks.intermediate import NLI_LABELS
 from stilts_jax.tasks.registry import get_task
 from stilts_jax.tasks.target import NER_LABELS, TATOEBA_CONFIG_NAMES
@@ -225,15 +225,15 @@ def write_demo_data(root: str | os.PathLike, *, seed: int = 0,
 
   mnli = lambda rows: [{"premise": p, "hypothesis": h, "label": y, "idx": i}
                        for i, (p, h, y) in enumerate(rows)]
-  _write(root, "mnli", "mnli", "train", mnli(_nli_pairs(seed, "en", "mnli-train",
+  write_split(root, "mnli", "mnli", "train", mnli(_nli_pairs(seed, "en", "mnli-train",
                                                         sizes.mnli_train)), "glue_mnli", FMT)
   for hub_split in ("validation_matched", "validation_mismatched"):
-    _write(root, "mnli", "mnli", hub_split, mnli(_nli_pairs(seed, "en", f"mnli-{hub_split}", n)),
+    write_split(root, "mnli", "mnli", hub_split, mnli(_nli_pairs(seed, "en", f"mnli-{hub_split}", n)),
            "glue_mnli", FMT)
   for split in ("validation", "test"):
     rows = [{"language": l, "sentence1": p, "sentence2": h, "gold_label": NLI_LABELS[y]}
             for l in DEMO_LANGUAGES["xnli"] for p, h, y in _nli_pairs(seed, l, f"xnli-{split}", n)]
-    _write(root, "xnli", "XNLI", split, rows, "xnli", FMT)
+    write_split(root, "xnli", "XNLI", split, rows, "xnli", FMT)
 
   for lang in DEMO_LANGUAGES["panx"]:
     for split in ("train", "validation", "test") if lang == "en" else ("validation", "test"):
@@ -242,24 +242,24 @@ def write_demo_data(root: str | os.PathLike, *, seed: int = 0,
       for _ in range(sizes.panx_train if split == "train" else n):
         words, tags = _ner_sentence(rng, lang)
         rows.append({"tokens": words, "ner_tags": tags, "langs": [lang] * len(words)})
-      _write(root, "panx", f"PAN-X.{lang}", split, rows, "panx", FMT)
+      write_split(root, "panx", f"PAN-X.{lang}", split, rows, "panx", FMT)
 
-  _write(root, "squad_v1", "plain_text", "train", _qa_rows(seed, "en", "train",
+  write_split(root, "squad_v1", "plain_text", "train", _qa_rows(seed, "en", "train",
                                                            sizes.squad_train), "squad", FMT)
-  _write(root, "squad_v1", "plain_text", "validation", _qa_rows(seed, "en", "validation", n),
+  write_split(root, "squad_v1", "plain_text", "validation", _qa_rows(seed, "en", "validation", n),
          "squad", FMT)
   for lang in DEMO_LANGUAGES["xquad"]:
     rows = [{k: v for k, v in r.items() if k != "title"}  # XQuAD rows have no title
             for r in _qa_rows(seed, lang, "xquad", n)]
     if lang == "ru":
       _shift_like_the_hub(rows)
-    _write(root, "xquad", f"XQuAD.{lang}", "validation", rows, "xquad", FMT)
+    write_split(root, "xquad", f"XQuAD.{lang}", "validation", rows, "xquad", FMT)
 
   for lang in DEMO_LANGUAGES["tatoeba"]:
     iso = TATOEBA_CONFIG_NAMES[lang]
     rows = [{"source_sentence": s, "target_sentence": t, "source_lang": iso, "target_lang": "eng"}
             for s, t in _bitext(seed, lang, sizes.tatoeba)]
-    _write(root, "tatoeba", f"tatoeba.{iso}", "validation", rows, "retrieval", FMT)
+    write_split(root, "tatoeba", f"tatoeba.{iso}", "validation", rows, "retrieval", FMT)
   return {source: os.path.join(root, source) for source in SOURCES}
 
 

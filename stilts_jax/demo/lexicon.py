@@ -1,4 +1,4 @@
-"""Hand-written word lists and sentence templates for the offline demo data (demo_data.py).
+"""Hand-written word lists and sentence templates for the offline demo data (data.py).
 
 Two kinds of material:
 
