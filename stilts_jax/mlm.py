@@ -167,23 +167,6 @@ class MLMBatches:
     return self.from_step(0)
 
 
-def with_mlm_rate(probabilities: Mapping[str, float], rate: float, head: str = "mlm"
-                  ) -> dict[str, float]:
-  """Task probabilities with `head` sampled at a fixed `rate` and the others scaled to 1 - rate.
-
-  The MLM corpus size is arbitrary, so it should not enter proportional sampling: compute the
-  supervised tasks' probabilities (`sampling.task_probabilities`) without it, then mix it in here.
-  """
-  if not 0.0 < rate < 1.0:
-    raise ValueError(f"the MLM mixing rate must be in (0, 1); got {rate}.")
-  others = {k: v for k, v in probabilities.items() if k != head}
-  total = sum(others.values())
-  if not others or total <= 0:
-    raise ValueError(f"need at least one other task with positive probability; got "
-                     f"{dict(probabilities)}.")
-  return {**{k: (1.0 - rate) * v / total for k, v in others.items()}, head: float(rate)}
-
-
 # --------------------------------------------------------------------------- corpus
 
 

@@ -38,6 +38,25 @@ def task_probabilities(sizes: Mapping[str, int], sampler: str = "proportional",
   return dict(zip(names, (w / w.sum()).tolist()))
 
 
+def check_fixed_rates(fixed: Mapping[str, float], sized_tasks: int) -> float:
+  """The steps' share that fixed-rate tasks take (Σ rates); refused unless it is below 1 and at
+  least one task is sampled by size."""
+  share = sum(fixed.values())
+  if fixed and (share >= 1 or sized_tasks < 1 or min(fixed.values()) <= 0):
+    raise ValueError(f"fixed task rates {dict(fixed)} must be positive, sum below 1 and leave a "
+                     "task sampled by size (e.g. MLM mixed into an intermediate task).")
+  return share
+
+
+def with_fixed_rates(probabilities: Mapping[str, float], fixed: Mapping[str, float]
+                     ) -> dict[str, float]:
+  """The sized tasks' `probabilities` scaled to 1 - Σ fixed, plus each fixed-rate task at its own
+  rate. MLM mixed into intermediate training (config.mlm.rate) is one: its corpus size is
+  arbitrary, so it stays out of size-based sampling."""
+  share = check_fixed_rates(fixed, len(probabilities))
+  return {h: p * (1 - share) for h, p in probabilities.items()} | dict(fixed)
+
+
 def task_schedule(probabilities: Mapping[str, float], num_steps: int, seed: int
                   ) -> tuple[list[str], np.ndarray, np.ndarray]:
   """(task names, task id per step [num_steps], that task's own batch index per step)."""

@@ -132,24 +132,21 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
   batches = {t.head: _batches(t, micro, seed, index, count, buckets, hp.packing)
              for t in tasks}
   fixed = {t.head: t.rate for t in tasks if t.rate}
-  if fixed and (sum(fixed.values()) >= 1 or len(fixed) == len(tasks)):
-    raise ValueError(f"fixed task rates {fixed} must sum below 1 and leave a task sampled by "
-                     "size (e.g. MLM mixed into an intermediate task).")
+  fixed_share = sampling.check_fixed_rates(fixed, len(tasks) - len(fixed))
   steps_per_epoch = {h: b.steps_per_epoch for h, b in batches.items() if h not in fixed}
   # Epochs count the sized tasks' data; fixed-rate steps come on top of them.
   # Step counts in the config (max_steps, eval/log/checkpoint intervals) are optimizer updates,
   # as in jiant; the loop runs micro-steps, `accum` per update.
   accum = hp.grad_accum
   total = hp.max_steps * accum if hp.max_steps else math.ceil(
-      sampling.total_steps(steps_per_epoch, hp.epochs) / (1 - sum(fixed.values())))
+      sampling.total_steps(steps_per_epoch, hp.epochs) / (1 - fixed_share))
   total = math.ceil(total / accum) * accum  # whole optimizer updates only
   tx = optim.make_optimizer(learning_rate=hp.learning_rate, total_updates=total // hp.grad_accum,
                             warmup_fraction=hp.warmup_fraction, weight_decay=hp.weight_decay,
                             max_grad_norm=hp.max_grad_norm, grad_accum_steps=hp.grad_accum)
-  probs = sampling.task_probabilities(
+  probs = sampling.with_fixed_rates(sampling.task_probabilities(
       {h: b.num_examples for h, b in batches.items() if h not in fixed}, hp.sampler,
-      hp.temperature, hp.examples_cap)
-  probs = {h: p * (1 - sum(fixed.values())) for h, p in probs.items()} | fixed
+      hp.temperature, hp.examples_cap), fixed)
   # One task per optimizer update (jiant), all of its micro-batches from that task.
   names, task_ids, task_updates = sampling.task_schedule(probs, total // accum, seed)
 

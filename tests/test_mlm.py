@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import stilts_jax
-from stilts_jax import mlm, steps
+from stilts_jax import mlm, sampling, steps
 from stilts_jax.features import IGNORE_INDEX
 from tests.conftest import MULTILINGUAL_TEXT
 from tests.hf_helpers import padded_batch, random_hf_model
@@ -153,11 +153,15 @@ def test_mlm_batches_resume_and_process_split():
     mlm.MLMBatches(dict(features, labels=features["input_ids"]), 8, 3, **kw)
 
 
-def test_with_mlm_rate():
-  probs = mlm.with_mlm_rate({"mnli": 0.75, "squad": 0.25}, 0.2)
+def test_mlm_at_a_fixed_rate_scales_the_sized_tasks():
+  # What train_phase samples from: MLM at its rate, the supervised tasks share the rest.
+  probs = sampling.with_fixed_rates({"mnli": 0.75, "squad": 0.25}, {"mlm": 0.2})
   assert probs == pytest.approx({"mnli": 0.6, "squad": 0.2, "mlm": 0.2})
-  with pytest.raises(ValueError):
-    mlm.with_mlm_rate({"mnli": 1.0}, 1.0)
+  assert sampling.with_fixed_rates({"mnli": 1.0}, {}) == {"mnli": 1.0}
+  for fixed, sized in (({"mlm": 1.0}, {"mnli": 1.0}), ({"mlm": 0.2}, {}),
+                       ({"mlm": 0.5, "x": 0.5}, {"mnli": 1.0}), ({"mlm": -0.1}, {"mnli": 1.0})):
+    with pytest.raises(ValueError, match="fixed task rates"):
+      sampling.with_fixed_rates(sized, fixed)
 
 
 def _corpus_dir(tmp_path):

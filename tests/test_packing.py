@@ -9,7 +9,7 @@ import pytest
 from flax import nnx
 
 from stilts_jax import steps
-from stilts_jax.data.packing import pack_features, packing_efficiency
+from stilts_jax.data.packing import pack_features
 from stilts_jax.models import TaskModel, XLMRConfig
 from stilts_jax.models.xlmr import roberta_position_ids
 from hf_helpers import padded_batch
@@ -17,6 +17,12 @@ from hf_helpers import padded_batch
 CFG = XLMRConfig(vocab_size=90, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                  intermediate_size=48, max_position_embeddings=70)
 LENGTHS = [5, 17, 3, 9, 12, 2, 7, 30, 4, 11, 6, 8]
+
+
+def packing_efficiency(features) -> float:
+  """Fraction of positions that are real tokens (1.0 = no padding)."""
+  mask = np.asarray(features["attention_mask"])
+  return float(mask.sum() / max(mask.size, 1))
 
 
 def _features(seed=0):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from etils import epath
 from matplotlib.figure import Figure
 
-from stilts_jax.analysis.stats import Estimate, PermutationTest
+from stilts_jax.analysis.stats import PermutationTest
 from stilts_jax.paths import PathLike
 from stilts_jax.report.plots import figure, save_png  # noqa: F401 (C.figure in the analyses)
 from stilts_jax.report.results import ResultRow
@@ -106,10 +106,6 @@ def md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 def fmt_p(test: PermutationTest) -> str:
   return f"{test.p_value:.4f}" if test.p_value >= 1e-4 else f"{test.p_value:.1e}"
-
-
-def fmt_est(e: Estimate | None, digits: int = 2, sign: bool = False) -> str:
-  return "" if e is None else e.fmt(digits, sign)
 
 
 def ci_note(n_boot: int, seed: int) -> str:

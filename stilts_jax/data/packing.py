@@ -92,9 +92,3 @@ def pack_features(features: Mapping[str, np.ndarray], max_length: int | None = N
         out["labels"][row, at:at + n] = labels[i, :n]
       at += n
   return out
-
-
-def packing_efficiency(features: Mapping[str, np.ndarray]) -> float:
-  """Fraction of positions that are real tokens (1.0 = no padding)."""
-  mask = np.asarray(features["attention_mask"])
-  return float(mask.sum() / max(mask.size, 1))

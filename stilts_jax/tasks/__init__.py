@@ -18,8 +18,7 @@ from stilts_jax.tasks import target as _target  # noqa: F401  (registers tasks)
 from stilts_jax.tasks import xtreme_r as _xtreme_r  # noqa: F401  (registers tasks)
 from stilts_jax.tasks.convert import DataError
 from stilts_jax.tasks.loading import (HubSourceError, LoadedSplit, LocalDataMissingError,
-                                      RetrievalData, load_examples, load_examples_multi,
-                                      split_guid)
+                                      RetrievalData, load_examples, load_examples_multi)
 from stilts_jax.tasks.raw_formats import CCGDataMissingError
 from stilts_jax.tasks.registry import (RegistryError, SourceSpec, TaskSpec, TaskType, get_source,
                                        get_task, list_override_keys, list_sources, list_tasks,
@@ -31,5 +30,5 @@ __all__ = [
     "RegistryError",
     "RetrievalData", "SourceSpec", "TaskSpec", "TaskType", "get_source", "get_task",
     "list_override_keys", "list_sources", "list_tasks", "load_examples", "load_examples_multi",
-    "register_source", "register_task", "resolve_language", "split_guid",
+    "register_source", "register_task", "resolve_language",
 ]

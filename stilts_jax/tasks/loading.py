@@ -116,11 +116,6 @@ class LoadedSplit:
     return len(self.examples)
 
 
-def split_guid(guid: str) -> tuple[str, ...]:
-  """(language, source, hub_split, original id) of a Hub-row guid; the id may contain '/'."""
-  return tuple(guid.split("/", 3))
-
-
 def load_examples(task_name: str, split: str, language: str | None = None,
                   data_overrides: Overrides | None = None, limit: int | None = None,
                   max_bad_fraction: float | None = DEFAULT_MAX_BAD_FRACTION) -> LoadedSplit:
