@@ -13,23 +13,24 @@ device cannot hold it (jiant used 4 × 8 on one GPU; a TPU slice runs 32 × 1).
 import ml_collections
 from ml_collections import config_dict
 
-from stilts_jax.tasks import list_override_keys
+from stilts_jax.tasks import benchmark_tasks, get_task, list_override_keys
 
-TARGETS = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba")
+# The target lists come from the task registry (TaskSpec.benchmark), as in the report.
+TARGETS = benchmark_tasks("xtreme")
 INTERMEDIATES = ("anli_plus", "mnli", "qqp", "squad_v1", "squad_v2", "hellaswag", "cosmosqa",
                  "commonsenseqa", "ccg")
 # The paper's alternatives: machine-translated intermediate data (MNLI via XNLI translate-train;
 # user-provided translated SQuAD), usable with a language set (intermediate_languages).
 TRANSLATED_INTERMEDIATES = ("mnli_translated", "squad_translated")
-XTREME_R_TARGETS = ("xcopa", "panx_r")
-# target: (epochs, effective batch size, max length)
-TARGET_SCHEDULE = {
-    "xnli": (2, 32, 256), "pawsx": (5, 32, 256), "udpos": (10, 32, 256), "panx": (10, 32, 256),
-    "xquad": (2, 16, 384), "mlqa": (2, 16, 384), "tydiqa": (2, 16, 384),
-    "bucc2018": (0, 32, 512), "tatoeba": (0, 32, 512),
+XTREME_R_TARGETS = benchmark_tasks("xtreme_r")
+# target: (epochs, effective batch size, max length); the max length is the task's own
+# (TaskSpec.max_length, also what featurizing defaults to).
+TARGET_SCHEDULE = {t: (epochs, batch, get_task(t).max_length) for t, (epochs, batch) in {
+    "xnli": (2, 32), "pawsx": (5, 32), "udpos": (10, 32), "panx": (10, 32),
+    "xquad": (2, 16), "mlqa": (2, 16), "tydiqa": (2, 16), "bucc2018": (0, 32), "tatoeba": (0, 32),
     # XTREME-R (not in the paper): COPA is tiny (400 train pairs), so more epochs [U].
-    "xcopa": (10, 16, 128), "panx_r": (10, 32, 256),
-}
+    "xcopa": (10, 16), "panx_r": (10, 32),
+}.items()}
 
 
 def phase(epochs: float, batch_size: int, max_length=None) -> ml_collections.ConfigDict:

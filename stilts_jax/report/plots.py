@@ -19,7 +19,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from stilts_jax.paths import PathLike, write_atomic
-from stilts_jax.report.results import QA_TARGETS
+from stilts_jax.report.results import MAIN_METRIC
 from stilts_jax.report.summary import TARGET_TITLES, Summary, gain_table, setting_label
 
 DPI = 100
@@ -90,9 +90,8 @@ def per_language_figure(summary: Summary, target: str) -> Figure:
   ax.set_xticks(x, langs)
   ax.set_xlim(-0.6, len(langs) - 0.4)
   ax.set_ylim(0, 100)
-  metric = "(EM + F1) / 2" if target in QA_TARGETS else (
-      "accuracy" if target in ("xnli", "pawsx", "tatoeba") else "F1")
-  ax.set_ylabel(metric)
+  metric = MAIN_METRIC[target]
+  ax.set_ylabel({"score": "(EM + F1) / 2", "f1": "F1"}.get(metric, metric))
   ax.set_title(f"{TARGET_TITLES[target]} per language ({summary.split})")
   ax.legend(fontsize=7, ncol=min(n, 4), loc="upper right")
   fig.tight_layout()

@@ -28,19 +28,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from etils import epath
 
 from stilts_jax.paths import PathLike
-from stilts_jax.tasks import get_task
+from stilts_jax.tasks import TaskType, benchmark_tasks, get_task
 
 RESULTS_FILE = "results.jsonl"
+# From the task registry (TaskSpec.benchmark / main_metric), the one list of each.
 # XTREME's task order (paper.md §3): classification, structured prediction, QA, retrieval.
-TARGETS = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba")
-QA_TARGETS = ("xquad", "mlqa", "tydiqa")
+TARGETS = benchmark_tasks("xtreme")
+QA_TARGETS = tuple(t for t in TARGETS if get_task(t).task_type == TaskType.SPAN_QA)
 # XTREME-R targets the pipeline also runs: valid rows, but outside the XTREME table and its Avg.
-XTREME_R_TARGETS = ("xcopa", "panx_r")
+XTREME_R_TARGETS = benchmark_tasks("xtreme_r")
 KNOWN_TARGETS = TARGETS + XTREME_R_TARGETS
 # Main metric per target. QA tasks are scored by (exact_match + f1) / 2, the XTREME task metric.
-MAIN_METRIC = {"xnli": "accuracy", "pawsx": "accuracy", "tatoeba": "accuracy", "udpos": "f1",
-               "panx": "f1", "bucc2018": "f1", "xquad": "score", "mlqa": "score", "tydiqa": "score",
-               "xcopa": "accuracy", "panx_r": "f1"}
+MAIN_METRIC = {t: get_task(t).main_metric for t in KNOWN_TARGETS}
 SPLITS = ("validation", "test")
 BUCC_SOURCES = ("bucc_original_files", "hub_gold_pairs")
 REQUIRED_KEYS = ("intermediate", "target", "language", "split", "metric", "value")

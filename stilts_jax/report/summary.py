@@ -30,14 +30,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stilts_jax.report.results import (MAIN_METRIC, QA_TARGETS, SPLITS, TARGETS, ResultRow,
-                                       ResultsError, aggregate_seeds)
+from stilts_jax.report.results import (KNOWN_TARGETS, MAIN_METRIC, QA_TARGETS, SPLITS, TARGETS,
+                                       ResultRow, ResultsError, aggregate_seeds)
 from stilts_jax.tasks import get_source, get_task
 
 BASELINE_LABEL = "none (XLM-R)"
-TARGET_TITLES = {"xnli": "XNLI", "pawsx": "PAWS-X", "udpos": "UD-POS", "panx": "PAN-X",
-                 "xquad": "XQuAD", "mlqa": "MLQA", "tydiqa": "TyDiQA", "bucc2018": "BUCC",
-                 "tatoeba": "Tatoeba"}
+TARGET_TITLES = {t: get_task(t).title for t in KNOWN_TARGETS}
 
 
 def setting_label(intermediate: str | None) -> str:

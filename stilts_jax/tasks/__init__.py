@@ -20,7 +20,8 @@ from stilts_jax.tasks.convert import DataError
 from stilts_jax.tasks.loading import (HubSourceError, LoadedSplit, LocalDataMissingError,
                                       RetrievalData, load_examples, load_examples_multi)
 from stilts_jax.tasks.raw_formats import CCGDataMissingError
-from stilts_jax.tasks.registry import (RegistryError, SourceSpec, TaskSpec, TaskType, get_source,
+from stilts_jax.tasks.registry import (RegistryError, SourceSpec, TaskSpec, TaskType, benchmark_tasks,
+                                       get_source,
                                        get_task, list_override_keys, list_sources, list_tasks,
                                        register_source,
                                        register_task, resolve_language)
@@ -28,7 +29,7 @@ from stilts_jax.tasks.registry import (RegistryError, SourceSpec, TaskSpec, Task
 __all__ = [
     "CCGDataMissingError", "DataError", "HubSourceError", "LoadedSplit", "LocalDataMissingError",
     "RegistryError",
-    "RetrievalData", "SourceSpec", "TaskSpec", "TaskType", "get_source", "get_task",
+    "RetrievalData", "SourceSpec", "TaskSpec", "TaskType", "benchmark_tasks", "get_source", "get_task",
     "list_override_keys", "list_sources", "list_tasks", "load_examples", "load_examples_multi",
     "register_source", "register_task", "resolve_language",
 ]

@@ -116,6 +116,11 @@ class TaskSpec:
   squad_v2: bool = False  # span_qa: unanswerable questions allowed
   intermediate: bool = False
   description: str = ""
+  # A target's place in a benchmark ("xtreme": the paper's table; "xtreme_r"), its name in tables
+  # and the result metric its table cell reports (QA: "score" = (EM + F1) / 2).
+  benchmark: str = ""
+  title: str = ""
+  main_metric: str = ""
 
   @property
   def splits(self) -> tuple[str, ...]:
@@ -189,6 +194,12 @@ def list_tasks(intermediate: bool | None = None) -> tuple[str, ...]:
   """Registered task names, optionally only intermediate (True) or only target (False) tasks."""
   return tuple(sorted(n for n, t in _TASKS.items()
                       if intermediate is None or t.intermediate == intermediate))
+
+
+def benchmark_tasks(benchmark: str) -> tuple[str, ...]:
+  """The benchmark's target tasks in registration order (XTREME's: classification, structured
+  prediction, QA, retrieval), the order of its results table."""
+  return tuple(n for n, t in _TASKS.items() if t.benchmark == benchmark)
 
 
 def list_sources() -> tuple[str, ...]:

@@ -120,37 +120,46 @@ _TAG_METRICS = ("seqeval_f1",)
 register_task(TaskSpec(
     name="xnli", task_type=TaskType.CLASSIFICATION, labels=NLI_LABELS, languages=XNLI_LANGS,
     sources={"train": ("mnli",), "validation": ("xnli",), "test": ("xnli",)},
-    split_languages={"train": ENGLISH}, metrics=("accuracy",), max_length=256))
+    split_languages={"train": ENGLISH}, metrics=("accuracy",), max_length=256,
+    benchmark="xtreme", title="XNLI", main_metric="accuracy"))
 register_task(TaskSpec(
     name="pawsx", task_type=TaskType.CLASSIFICATION, labels=("0", "1"), languages=PAWSX_LANGS,
     sources={s: ("pawsx",) for s in _WITH_TRAIN}, split_languages={"train": ENGLISH},
-    metrics=("accuracy",), max_length=256))
+    metrics=("accuracy",), max_length=256,
+    benchmark="xtreme", title="PAWS-X", main_metric="accuracy"))
 register_task(TaskSpec(
     name="udpos", task_type=TaskType.TAGGING, labels=UPOS_LABELS, languages=UDPOS_LANGS,
     sources={s: ("udpos",) for s in _WITH_TRAIN},
     split_languages={"train": ENGLISH,
                      "validation": tuple(l for l in UDPOS_LANGS if l not in UDPOS_TEST_ONLY)},
-    metrics=_TAG_METRICS, max_length=256))
+    metrics=_TAG_METRICS, max_length=256,
+    benchmark="xtreme", title="UD-POS", main_metric="f1"))
 register_task(TaskSpec(
     name="panx", task_type=TaskType.TAGGING, labels=NER_LABELS, languages=PANX_LANGS,
     sources={s: ("panx",) for s in _WITH_TRAIN}, split_languages={"train": ENGLISH},
-    metrics=_TAG_METRICS, max_length=256))
+    metrics=_TAG_METRICS, max_length=256,
+    benchmark="xtreme", title="PAN-X", main_metric="f1"))
 register_task(TaskSpec(
     name="xquad", task_type=TaskType.SPAN_QA, languages=XQUAD_LANGS,
     sources={"train": ("squad_v1",), "validation": ("xquad",)},
-    split_languages={"train": ENGLISH}, metrics=_QA_METRICS, max_length=384))
+    split_languages={"train": ENGLISH}, metrics=_QA_METRICS, max_length=384,
+    benchmark="xtreme", title="XQuAD", main_metric="score"))
 register_task(TaskSpec(
     name="mlqa", task_type=TaskType.SPAN_QA, languages=MLQA_LANGS,
     sources={"train": ("squad_v1",), "validation": ("mlqa",), "test": ("mlqa",)},
-    split_languages={"train": ENGLISH}, metrics=("mlqa_em", "mlqa_f1"), max_length=384))
+    split_languages={"train": ENGLISH}, metrics=("mlqa_em", "mlqa_f1"), max_length=384,
+    benchmark="xtreme", title="MLQA", main_metric="score"))
 register_task(TaskSpec(
     name="tydiqa", task_type=TaskType.SPAN_QA, languages=TYDIQA_LANGS,
     sources={"train": ("tydiqa",), "validation": ("tydiqa",)},
-    split_languages={"train": ENGLISH}, metrics=_QA_METRICS, max_length=384))
+    split_languages={"train": ENGLISH}, metrics=_QA_METRICS, max_length=384,
+    benchmark="xtreme", title="TyDiQA", main_metric="score"))
 register_task(TaskSpec(
     name="bucc2018", task_type=TaskType.RETRIEVAL, languages=BUCC_LANGS,
     sources={"validation": ("bucc2018",), "test": ("bucc2018",)},
-    metrics=("bucc_f1",), max_length=512))
+    metrics=("bucc_f1",), max_length=512,
+    benchmark="xtreme", title="BUCC", main_metric="f1"))
 register_task(TaskSpec(
     name="tatoeba", task_type=TaskType.RETRIEVAL, languages=TATOEBA_LANGS,
-    sources={"validation": ("tatoeba",)}, metrics=("tatoeba_accuracy",), max_length=512))
+    sources={"validation": ("tatoeba",)}, metrics=("tatoeba_accuracy",), max_length=512,
+    benchmark="xtreme", title="Tatoeba", main_metric="accuracy"))

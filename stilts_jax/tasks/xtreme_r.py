@@ -114,8 +114,10 @@ register_task(TaskSpec(
     sources={"train": ("copa",), "validation": ("xcopa",), "test": ("xcopa",)},
     split_languages={"train": ENGLISH, "validation": XCOPA_LANGS, "test": XCOPA_LANGS},
     # Premise + question phrase + choice is under ~60 subwords even in the longest languages.
-    metrics=("accuracy",), max_length=128))
+    metrics=("accuracy",), max_length=128,
+    benchmark="xtreme_r", title="XCOPA", main_metric="accuracy"))
 register_task(TaskSpec(
     name="panx_r", task_type=TaskType.TAGGING, labels=NER_LABELS, languages=PANX_R_LANGS,
     sources={s: ("wikiann",) for s in ("train", "validation", "test")},
-    split_languages={"train": ENGLISH}, metrics=("seqeval_f1",), max_length=256))
+    split_languages={"train": ENGLISH}, metrics=("seqeval_f1",), max_length=256,
+    benchmark="xtreme_r", title="PAN-X (XTREME-R)", main_metric="f1"))

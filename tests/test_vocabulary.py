@@ -1,0 +1,31 @@
+"""One vocabulary: the target lists, their table order, titles, main metrics and max lengths come
+from the task registry (TaskSpec.benchmark / title / main_metric / max_length), and the config,
+the report and the plots read them from there."""
+
+import _pipeline_helpers as H
+from stilts_jax.report import results, summary
+from stilts_jax.tasks import TaskType, benchmark_tasks, get_task, list_tasks
+
+# The paper's XTREME table (paper.md §3): classification, structured prediction, QA, retrieval.
+PAPER_ORDER = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba")
+
+
+def test_every_reader_has_the_registrys_targets_in_the_papers_order():
+  base = H.load_config_module("base")
+  assert benchmark_tasks("xtreme") == PAPER_ORDER
+  assert base.TARGETS == results.TARGETS == PAPER_ORDER
+  assert base.XTREME_R_TARGETS == results.XTREME_R_TARGETS == ("xcopa", "panx_r")
+  assert set(base.TARGET_SCHEDULE) == set(results.KNOWN_TARGETS) == set(summary.TARGET_TITLES)
+  assert results.QA_TARGETS == ("xquad", "mlqa", "tydiqa")
+
+
+def test_each_target_declares_what_the_report_and_config_use():
+  base = H.load_config_module("base")
+  for name in results.KNOWN_TARGETS:
+    spec = get_task(name)
+    assert not spec.intermediate and spec.title and spec.main_metric, name
+    assert base.TARGET_SCHEDULE[name][2] == spec.max_length
+    assert results.MAIN_METRIC[name] == spec.main_metric
+    assert (spec.main_metric == "score") == (spec.task_type == TaskType.SPAN_QA)
+  # Tasks outside a benchmark are intermediate tasks only.
+  assert {t for t in list_tasks() if not get_task(t).benchmark} == set(list_tasks(intermediate=True))
