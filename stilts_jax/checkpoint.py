@@ -39,6 +39,7 @@ from orbax.checkpoint.checkpoint_managers import preservation_policy as pp
 from orbax.checkpoint.checkpoint_managers import save_decision_policy as sdp
 
 from stilts_jax.errors import UserError
+from stilts_jax.layout import BEST_PARAMS_DIR, TRAIN_STATES_DIR
 
 log = logging.getLogger(__name__)
 
@@ -483,7 +484,6 @@ def initial_state_source(workdir: str | epath.Path,
                           "start from pretrained weights).")
 
 
-BEST_PARAMS_DIR = "best_params"  # a completed phase's best parameters alone (no optimizer state)
 
 
 def phase_checkpoints(phase_dir: str | epath.Path) -> epath.Path:
@@ -491,7 +491,7 @@ def phase_checkpoints(phase_dir: str | epath.Path) -> epath.Path:
   been pruned (checkpoint.keep_after_completion="best_params"), else `checkpoints/`."""
   phase_dir = epath.Path(phase_dir)
   best = phase_dir / BEST_PARAMS_DIR
-  return best if has_checkpoint(best) else phase_dir / "checkpoints"
+  return best if has_checkpoint(best) else phase_dir / TRAIN_STATES_DIR
 
 
 def keep_best_params_only(phase_dir: str | epath.Path, params: Any, *, step: int,
@@ -513,7 +513,7 @@ def keep_best_params_only(phase_dir: str | epath.Path, params: Any, *, step: int
   if jax.process_count() > 1:  # every process finished its shards before anything is deleted
     from jax.experimental import multihost_utils
     multihost_utils.sync_global_devices(f"stilts_jax.keep_best_params_only:{phase_dir}")
-  train_states = phase_dir / "checkpoints"
+  train_states = phase_dir / TRAIN_STATES_DIR
   if jax.process_index() == 0 and train_states.exists():
     train_states.rmtree()
     log.info("kept the best parameters of %s (step %d) in %s; removed %s", phase_dir, step,

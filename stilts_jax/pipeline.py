@@ -30,11 +30,11 @@ from flax import nnx
 
 from stilts_jax import evaluate, paths, provenance, run_config, steps
 from stilts_jax import sharding as shd
-from stilts_jax.checkpoint import (BEST_PARAMS_DIR, MissingCheckpoint, has_checkpoint,
-                                   keep_best_params_only, phase_checkpoints, restore_encoder,
-                                   restore_params)
+from stilts_jax.checkpoint import (MissingCheckpoint, has_checkpoint, keep_best_params_only,
+                                   phase_checkpoints, restore_encoder, restore_params)
 from stilts_jax.features import cache as feature_cache
 from stilts_jax.features import featurize_split
+from stilts_jax.layout import BEST_PARAMS_DIR, COMPLETED, RESULTS_FILE
 from stilts_jax.models import (CheckpointError, XLMREncoder, attach_heads, export_encoder,
                                load_encoder, load_tokenizer)
 from stilts_jax.tasks import TaskType, get_task, list_tasks, load_examples, load_examples_multi
@@ -43,7 +43,6 @@ from stilts_jax.setting import MLM
 from stilts_jax.train import PhaseTask, train_phase
 
 log = logging.getLogger(__name__)
-COMPLETED = "COMPLETED"
 
 
 class Preempted(RuntimeError):
@@ -276,7 +275,7 @@ def run_target(ctx: Context, setting: str, intermediate_dir: epath.Path | None,
   (e.g. on more languages or splits than the first run used).
   """
   directory = ctx.workdir / "target" / f"{setting}__{target}"
-  results_file = directory / "results.jsonl"
+  results_file = directory / RESULTS_FILE
   evaluate_only = ctx.config.mode == "eval"
   fingerprint = _check_recipe(ctx, directory, f"target/{setting}__{target}", setting, target)
   if not evaluate_only and (directory / COMPLETED).exists() and results_file.exists():
@@ -376,7 +375,7 @@ def write_results(workdir: epath.Path, rows: list[dict]) -> str:
   """results.jsonl (tidy rows), and from the same rows in memory results.md / results.csv (the
   XTREME summary) and plots/*.png. Returns the markdown."""
   from stilts_jax import report
-  paths.write_atomic(workdir / "results.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+  paths.write_atomic(workdir / RESULTS_FILE, "".join(json.dumps(r) + "\n" for r in rows))
   return report.write_run_report(workdir, rows)
 
 

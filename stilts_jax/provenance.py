@@ -25,8 +25,8 @@ from etils import epath
 
 from stilts_jax import paths, run_config
 from stilts_jax.errors import UserError
+from stilts_jax.layout import RUN_FILE
 
-RUN_FILE = "run.json"
 PACKAGES = ("stilts-jax", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "tensorstore",
             "ml-collections", "transformers", "tokenizers", "datasets", "numpy", "torch",
             "libtpu", "jax-cuda12-plugin", "gcsfs")

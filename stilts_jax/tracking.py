@@ -25,8 +25,8 @@ import jax
 from etils import epath
 
 from stilts_jax import paths
+from stilts_jax.layout import METRICS_FILE
 
-METRICS_FILE = "metrics.jsonl"
 
 
 class Tracker:

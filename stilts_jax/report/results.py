@@ -28,9 +28,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from etils import epath
 
 from stilts_jax.paths import PathLike
+from stilts_jax.layout import RESULTS_FILE
 from stilts_jax.tasks import TaskType, benchmark_tasks, get_task
 
-RESULTS_FILE = "results.jsonl"
 # From the task registry (TaskSpec.benchmark / main_metric), the one list of each.
 # XTREME's task order (paper.md §3): classification, structured prediction, QA, retrieval.
 TARGETS = benchmark_tasks("xtreme")
