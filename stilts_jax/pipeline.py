@@ -30,8 +30,9 @@ from flax import nnx
 
 from stilts_jax import evaluate, paths, provenance, run_config, steps
 from stilts_jax import sharding as shd
-from stilts_jax.checkpoint import (MissingCheckpoint, has_checkpoint, keep_best_params_only,
-                                   phase_checkpoints, restore_encoder, restore_params)
+from stilts_jax.checkpoint import (MissingCheckpoint, abstract_state, has_checkpoint,
+                                   keep_best_params_only, phase_checkpoints, restore_encoder,
+                                   restore_params)
 from stilts_jax.features import cache as feature_cache
 from stilts_jax.features import featurize_split
 from stilts_jax.layout import BEST_PARAMS_DIR, COMPLETED, RESULTS_FILE
@@ -168,7 +169,7 @@ def run_intermediate(ctx: Context, setting: str, directory: epath.Path) -> None:
     heads[MLM] = ("mlm", 0)  # decoder tied to the (pretrained) word embeddings
   model = attach_heads(encoder, heads, mesh=ctx.mesh, seed=ctx.config.seed)
   if _trained(directory):  # killed after training, before the phase was marked completed
-    abstract = evaluate_abstract(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
+    abstract = abstract_state(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
     nnx.update(model, restore_params(directory / BEST_PARAMS_DIR, abstract, step="best"))
     info = {"status": "completed"}
   else:
@@ -232,13 +233,9 @@ def _handed_over_encoder(ctx: Context, intermediate_dir: epath.Path | None) -> X
   if not has_checkpoint(ckpt_dir):
     raise MissingCheckpoint(f"no intermediate checkpoint in {ckpt_dir}: run the intermediate "
                             "phase first (it runs automatically unless mode='eval').")
-  abstract = evaluate_abstract(nnx.to_pure_dict(nnx.state(encoder, nnx.Param)))
+  abstract = abstract_state(nnx.to_pure_dict(nnx.state(encoder, nnx.Param)))
   nnx.update(encoder, restore_encoder(ckpt_dir, abstract, step="best"))
   return encoder
-
-
-def evaluate_abstract(tree):
-  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), tree)
 
 
 def _eval_parts(ctx: Context, spec, max_length: int | None) -> list[evaluate.EvalPart]:
@@ -296,7 +293,7 @@ def run_target(ctx: Context, setting: str, intermediate_dir: epath.Path | None,
     model = attach_heads(encoder, {target: (spec.task_type.value, spec.num_labels or 1)},
                          mesh=ctx.mesh, seed=ctx.config.seed)
     if evaluate_only or _trained(directory):
-      abstract = evaluate_abstract(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
+      abstract = abstract_state(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
       params = restore_params(phase_checkpoints(directory), abstract, step="best")
     else:
       task = _phase_task(ctx, spec, hp)

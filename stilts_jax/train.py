@@ -22,7 +22,7 @@ from flax import nnx
 
 from stilts_jax import evaluate, mlm, optim, sampling, steps
 from stilts_jax import sharding as shd
-from stilts_jax.checkpoint import Checkpointer
+from stilts_jax.checkpoint import Checkpointer, abstract_state
 from stilts_jax.data import DEFAULT_BUCKETS, TrainBatches, process_slice, to_global_batch
 from stilts_jax.data.packing import PACKED_SEQUENCE_KEYS, pack_features
 from stilts_jax.layout import TRAIN_STATES_DIR
@@ -98,10 +98,6 @@ def _batches(task: PhaseTask, micro: int, seed: int, index: int, count: int, buc
   return TrainBatches(features, micro, seed, index, count, buckets, group_by_length=True)
 
 
-def _abstract(tree):
-  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), tree)
-
-
 def dev_score(params, predict_step, tasks: Sequence[PhaseTask], mesh, batch_size: int,
               buckets) -> float | None:
   """Mean over tasks of the main English-dev score (jiant's EqualMetricAggregator)."""
@@ -159,7 +155,7 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
                       max_to_keep=hp.keep_checkpoints, best_metric="score", best_mode="max")
   history = {"best_step": None, "best_score": None, "evals_since_best": 0}
   if ckpt.latest_step() is not None:
-    state, meta = ckpt.restore(_abstract(state))
+    state, meta = ckpt.restore(abstract_state(state))
     history.update({k: meta[k] for k in history if k in (meta or {})})
   start = int(state["step"])
   state_sharding = jax.tree.map(lambda x: x.sharding, state)
@@ -251,7 +247,7 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
   # Orbax's ranking decides which step was kept as best (on a tie it keeps the later one).
   best = ckpt.best_step() if history["best_step"] is not None else None
   if status != "preempted" and best is not None and best != done:
-    params = ckpt.restore(_abstract(state), step=best)[0]["params"]
+    params = ckpt.restore(abstract_state(state), step=best)[0]["params"]
   ckpt.close()
   return PhaseOutcome(status=status, steps=done, best_step=best,
                       best_score=history["best_score"], params=params)
