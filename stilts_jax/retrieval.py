@@ -138,17 +138,6 @@ def knn(queries: Any, index: Any, k: int, *, block_size: int = 4096, normalize: 
   return _knn(q, x, int(k), int(block_size), normalize, precision)
 
 
-def tatoeba_predictions(query_emb: Any, index_emb: Any, *, block_size: int = 4096,
-                        device: jax.Device | None = None) -> np.ndarray:
-  """For each query row, the index row with the highest cosine similarity ([Q] int64).
-
-  jiant/XTREME `similarity_search`: queries are English, the index is the other language, and a
-  query is correct when its prediction equals its own row (`metrics.tatoeba_accuracy` scores the
-  same search on the host).
-  """
-  return knn(query_emb, index_emb, 1, block_size=block_size, device=device)[1][:, 0]
-
-
 class MarginScores(NamedTuple):
   """Candidates and margin scores of both search directions (rows of the given embeddings)."""
   fwd_ids: np.ndarray      # [S, k_fwd] target rows nearest to each source row, by cosine

@@ -191,3 +191,15 @@ def test_tatoeba_accepts_jax_arrays():
 def test_tatoeba_bad_input(q, x, match):
   with pytest.raises(ValueError, match=match):
     metrics.tatoeba_accuracy(q, x)
+
+
+def test_tatoeba_nearest_separates_what_float32_ties():
+  # cos(q1, x0) = 1 - 5e-11 and cos(q1, x1) = 1 are equal in float32 (a device search would pick
+  # row 0, the lower index) but not in float64: the evaluator writes these predictions and scores
+  # them, so the written predictions and the accuracy agree.
+  x = np.array([[1.0, 0.0], [1.0, 1e-5]])
+  q = np.array([[1.0, -1e-3], [1.0, 1e-5]])
+  assert metrics.tatoeba_nearest(q, x).tolist() == [0, 1]
+  assert metrics.tatoeba_accuracy(q, x) == metrics.tatoeba_accuracy_of(np.array([0, 1])) == 100.0
+  q32, x32 = (a / np.linalg.norm(a, axis=1, keepdims=True) for a in (q, x))
+  assert (q32.astype(np.float32) @ x32.astype(np.float32).T)[1].tolist() == [1.0, 1.0]

@@ -74,11 +74,11 @@ def test_knn_compiles_once_across_blocks():
   assert retrieval._block_topk._cache_size() - before == 1
 
 
-def test_tatoeba_predictions_matches_metric():
+def test_tatoeba_predictions_are_what_the_metric_scores():
   rng = np.random.default_rng(3)
   other = rng.normal(size=(40, 16))
   eng = other + 0.8 * rng.normal(size=other.shape)  # noisy: some queries miss
-  pred = retrieval.tatoeba_predictions(eng, other)
+  pred = metrics.tatoeba_nearest(eng, other, chunk_size=16)  # several chunks
   assert pred.shape == (40,)
   _, ref_ids, _ = _brute_knn(eng, other, 1)
   np.testing.assert_array_equal(pred, ref_ids[:, 0])

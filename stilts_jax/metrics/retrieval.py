@@ -120,9 +120,9 @@ def _unit_rows(emb: Any, name: str) -> np.ndarray:
   return x / norms
 
 
-def tatoeba_accuracy(query_emb: Any, index_emb: Any, chunk_size: int = 4096) -> float:
-  """Percentage of query rows whose cosine nearest neighbour among `index_emb` rows is the row
-  with the same index (row i of both sides is a translation pair).
+def tatoeba_nearest(query_emb: Any, index_emb: Any, chunk_size: int = 4096) -> np.ndarray:
+  """For each query row, the `index_emb` row with the highest cosine similarity ([n] int64): the
+  predictions `tatoeba_accuracy` scores, so the two never disagree.
 
   jiant/XTREME query with the English side and index the other language. Accepts numpy or jax
   arrays of equal shape [n, dim]; `chunk_size` bounds the [chunk, n] similarity block in memory.
@@ -133,8 +133,17 @@ def tatoeba_accuracy(query_emb: Any, index_emb: Any, chunk_size: int = 4096) -> 
   if q.shape != x.shape:
     raise ValueError(f"query_emb and index_emb must have the same shape (row i of each is a pair), "
                      f"got {q.shape} and {x.shape}.")
-  correct = 0
-  for start in range(0, q.shape[0], chunk_size):
-    nearest = np.argmax(q[start:start + chunk_size] @ x.T, axis=1)
-    correct += int(np.sum(nearest == np.arange(start, start + nearest.shape[0])))
-  return 100.0 * correct / q.shape[0]
+  return np.concatenate([np.argmax(q[start:start + chunk_size] @ x.T, axis=1)
+                         for start in range(0, q.shape[0], chunk_size)])
+
+
+def tatoeba_accuracy_of(nearest: np.ndarray) -> float:
+  """Percentage of query rows i whose nearest index row is row i (its translation)."""
+  nearest = np.asarray(nearest)
+  return 100.0 * int(np.sum(nearest == np.arange(nearest.shape[0]))) / nearest.shape[0]
+
+
+def tatoeba_accuracy(query_emb: Any, index_emb: Any, chunk_size: int = 4096) -> float:
+  """Percentage of query rows whose cosine nearest neighbour among `index_emb` rows is the row
+  with the same index (row i of both sides is a translation pair); see `tatoeba_nearest`."""
+  return tatoeba_accuracy_of(tatoeba_nearest(query_emb, index_emb, chunk_size))
