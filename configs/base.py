@@ -15,13 +15,12 @@ from ml_collections import config_dict
 
 from stilts_jax.tasks import benchmark_tasks, get_task, list_override_keys
 
-# The target lists come from the task registry (TaskSpec.benchmark), as in the report.
+# The task lists come from the task registry (TaskSpec.benchmark), as in the report.
 TARGETS = benchmark_tasks("xtreme")
-INTERMEDIATES = ("anli_plus", "mnli", "qqp", "squad_v1", "squad_v2", "hellaswag", "cosmosqa",
-                 "commonsenseqa", "ccg")
+INTERMEDIATES = benchmark_tasks("x-stilts")
 # The paper's alternatives: machine-translated intermediate data (MNLI via XNLI translate-train;
 # user-provided translated SQuAD), usable with a language set (intermediate_languages).
-TRANSLATED_INTERMEDIATES = ("mnli_translated", "squad_translated")
+TRANSLATED_INTERMEDIATES = benchmark_tasks("x-stilts-translated")
 XTREME_R_TARGETS = benchmark_tasks("xtreme_r")
 # target: (epochs, effective batch size, max length); the max length is the task's own
 # (TaskSpec.max_length, also what featurizing defaults to).

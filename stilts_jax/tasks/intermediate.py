@@ -90,42 +90,51 @@ register_task(TaskSpec(
     sources={"train": ("anli", "mnli", "snli"), "validation": ("anli", "mnli", "snli"),
              "test": ("anli", "snli")},
     metrics=("accuracy",), max_length=256,
-    description="ANLI r1-r3 + MNLI + SNLI (SNLI rows without gold dropped and counted)."))
+    description="ANLI r1-r3 + MNLI + SNLI (SNLI rows without gold dropped and counted).",
+    benchmark="x-stilts"))
 
 register_task(TaskSpec(
     name="mnli", task_type=TaskType.CLASSIFICATION, labels=NLI_LABELS, intermediate=True,
     sources=_splits(("mnli",), ("train", "validation", "validation_mismatched", "test")),
-    metrics=("accuracy",), max_length=256))
+    metrics=("accuracy",), max_length=256,
+    benchmark="x-stilts"))
 
 register_task(TaskSpec(
     name="qqp", task_type=TaskType.CLASSIFICATION, labels=QQP_LABELS, intermediate=True,
-    sources=_splits(("qqp",)), metrics=("accuracy", "f1"), max_length=256))
+    sources=_splits(("qqp",)), metrics=("accuracy", "f1"), max_length=256,
+    benchmark="x-stilts"))
 
 register_task(TaskSpec(
     name="squad_v1", task_type=TaskType.SPAN_QA, intermediate=True,
     sources=_splits(("squad_v1",), ("train", "validation")),
-    metrics=("squad_em", "squad_f1"), max_length=384))
+    metrics=("squad_em", "squad_f1"), max_length=384,
+    benchmark="x-stilts"))
 
 register_task(TaskSpec(
     name="squad_v2", task_type=TaskType.SPAN_QA, intermediate=True, squad_v2=True,
     sources=_splits(("squad_v2",), ("train", "validation")),
-    metrics=("squad_v2_best_em", "squad_v2_best_f1"), max_length=384))
+    metrics=("squad_v2_best_em", "squad_v2_best_f1"), max_length=384,
+    benchmark="x-stilts"))
 
 register_task(TaskSpec(
     name="hellaswag", task_type=TaskType.MULTIPLE_CHOICE, labels=CHOICE4, intermediate=True,
-    sources=_splits(("hellaswag",)), metrics=("accuracy",), max_length=256))
+    sources=_splits(("hellaswag",)), metrics=("accuracy",), max_length=256,
+    benchmark="x-stilts"))
 
 register_task(TaskSpec(
     name="cosmosqa", task_type=TaskType.MULTIPLE_CHOICE, labels=CHOICE4, intermediate=True,
-    sources=_splits(("cosmosqa",)), metrics=("accuracy",), max_length=256))
+    sources=_splits(("cosmosqa",)), metrics=("accuracy",), max_length=256,
+    benchmark="x-stilts"))
 
 register_task(TaskSpec(
     name="commonsenseqa", task_type=TaskType.MULTIPLE_CHOICE, labels=CSQA_KEYS, intermediate=True,
-    sources=_splits(("commonsenseqa",)), metrics=("accuracy",), max_length=256))
+    sources=_splits(("commonsenseqa",)), metrics=("accuracy",), max_length=256,
+    benchmark="x-stilts"))
 
 register_task(TaskSpec(
     name="ccg", task_type=TaskType.TAGGING, labels=None, intermediate=True,
     # CCGbank is LDC-licensed: no Hub source. Labels come from the user's tags_to_id.json
     # (1,363 supertags in jiant's conversion); see raw_formats.py for the file format.
     sources=_splits(("ccg",)), metrics=("token_accuracy",), max_length=256,
-    description="CCGbank supertagging from user-provided files (LDC2005T13)."))
+    description="CCGbank supertagging from user-provided files (LDC2005T13).",
+    benchmark="x-stilts"))

@@ -116,8 +116,9 @@ class TaskSpec:
   squad_v2: bool = False  # span_qa: unanswerable questions allowed
   intermediate: bool = False
   description: str = ""
-  # A target's place in a benchmark ("xtreme": the paper's table; "xtreme_r"), its name in tables
-  # and the result metric its table cell reports (QA: "score" = (EM + F1) / 2).
+  # The task set it belongs to: "x-stilts" (the paper's intermediate tasks), "x-stilts-translated"
+  # (their machine-translated alternatives), "xtreme" (the paper's targets), "xtreme_r". A target
+  # also has its name in tables and the result metric its cell reports (QA: (EM + F1) / 2).
   benchmark: str = ""
   title: str = ""
   main_metric: str = ""
@@ -197,8 +198,8 @@ def list_tasks(intermediate: bool | None = None) -> tuple[str, ...]:
 
 
 def benchmark_tasks(benchmark: str) -> tuple[str, ...]:
-  """The benchmark's target tasks in registration order (XTREME's: classification, structured
-  prediction, QA, retrieval), the order of its results table."""
+  """The set's tasks in registration order: the paper's order (for XTREME: classification,
+  structured prediction, QA, retrieval, the order of its results table)."""
   return tuple(n for n, t in _TASKS.items() if t.benchmark == benchmark)
 
 

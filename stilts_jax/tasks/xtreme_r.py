@@ -101,12 +101,14 @@ register_task(TaskSpec(
     # No test split: facebook/xnli's test split is the XNLI target's test set.
     sources={"train": ("xnli_mt",), "validation": ("xnli_mt",)},
     metrics=("accuracy",), max_length=256,
-    description="MNLI machine-translated into the 15 XNLI languages (facebook/xnli)."))
+    description="MNLI machine-translated into the 15 XNLI languages (facebook/xnli).",
+    benchmark="x-stilts-translated"))
 register_task(TaskSpec(
     name="squad_translated", task_type=TaskType.SPAN_QA, intermediate=True, languages=XQUAD_LANGS,
     sources={"train": ("squad_translated",), "validation": ("squad_translated",)},
     metrics=_QA_METRICS, max_length=384,
-    description="Translated SQuAD v1.1 from user files (no Hub copy)."))
+    description="Translated SQuAD v1.1 from user files (no Hub copy).",
+    benchmark="x-stilts-translated"))
 register_task(TaskSpec(
     name="xcopa", task_type=TaskType.MULTIPLE_CHOICE, labels=COPA_LABELS,
     # "en" is a language only so English COPA can be the (zero-shot) train split.
