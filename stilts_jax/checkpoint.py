@@ -484,8 +484,6 @@ def initial_state_source(workdir: str | epath.Path,
                           "start from pretrained weights).")
 
 
-
-
 def phase_checkpoints(phase_dir: str | epath.Path) -> epath.Path:
   """Where a phase's restorable checkpoints are: `best_params/` once the phase has completed and
   been pruned (checkpoint.keep_after_completion="best_params"), else `checkpoints/`."""
