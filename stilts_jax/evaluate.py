@@ -242,7 +242,7 @@ def evaluate_retrieval_task(spec: TaskSpec, parts: Sequence[EvalPart], encoder, 
       trg_pos = {e.guid: i for i, e in enumerate(trg)}
       query = trg_emb[[trg_pos[t] for _, t in gold]]
       index = src_emb[[src_pos[s] for s, _ in gold]]
-      nearest = metrics.tatoeba_nearest(query, index)  # once: the scored and the written predictions
+      nearest = metrics.tatoeba_nearest(query, index)  # once: scored and written alike
       out.append(dict(row, metric="accuracy", value=metrics.tatoeba_accuracy_of(nearest)))
       if predictions is not None:
         predictions[(part.split, part.language)] = [

@@ -5,9 +5,9 @@
 
 Every registered source (the 18 X-STILTs/XTREME ones here, xtreme_r.py's in
 _fixtures_xtreme_r.py) is written with its Hub `datasets.Features` (ClassLabel names, nested
-`answers` structs, ...; stilts_jax/demo/hub_files.py) as `{root}/{source}/{config}/{hub_split}.{parquet|jsonl}`, i.e. the
-source-level override layout of loading.py, so fixtures go through the same loader code as real
-data; sources without a Hub copy (squad_translated, copa) get the schema their files must have.
+`answers` structs, ...; stilts_jax/demo/hub_files.py) as
+`{root}/{source}/{config}/{hub_split}.{parquet|jsonl}`, i.e. the source-level override layout of
+loading.py, so fixtures go through the same loader code as real data; sources without a Hub copy (squad_translated, copa) get the schema their files must have.
 Also written: the original BUCC 2018 file layout (`{root}/bucc2018_original`, selected with
 `bucc="original"`) and the CCG file layout (`{root}/ccg`). Non-English splits cover the languages
 of `_fixture_text.LANGUAGES` that the task has (`fixture_languages(task, split)`), plus
@@ -23,7 +23,7 @@ from collections.abc import Iterable
 import _fixture_text as T
 import _fixtures_xtreme_r as fixtures_xtreme_r
 from _fixture_text import _nli_rows, _qa_rows, fixture_languages  # noqa: F401 (tests import it)
-from stilts_jax.demo.hub_files import write_split
+from stilts_jax.demo.hub_files import write_split as _write  # short: called ~40 times
 from stilts_jax.tasks.intermediate import CSQA_KEYS, NLI_LABELS
 from stilts_jax.tasks.registry import get_source, list_sources
 from stilts_jax.tasks.target import NER_LABELS, TATOEBA_CONFIG_NAMES, UPOS_LABELS
@@ -36,9 +36,9 @@ def _mnli(root, fmt):
   conv = lambda rs: [{"premise": p, "hypothesis": h, "label": NLI_LABELS.index(l), "idx": i}
                      for i, (p, h, l) in enumerate(rs)]
   for split in ("train", "validation_matched", "validation_mismatched"):
-    write_split(root, "mnli", "mnli", split, conv(rows), "glue_mnli", fmt)
+    _write(root, "mnli", "mnli", split, conv(rows), "glue_mnli", fmt)
   test = [dict(r, label=-1) for r in conv(rows[:2])]  # GLUE test rows carry no gold
-  write_split(root, "mnli", "mnli", "test_matched", test, "glue_mnli", fmt)
+  _write(root, "mnli", "mnli", "test_matched", test, "glue_mnli", fmt)
 
 
 def _snli(root, fmt):
@@ -48,7 +48,7 @@ def _snli(root, fmt):
   no_gold = [{"premise": T.BANK["en"]["premise"], "hypothesis": "The street is loud.", "label": -1},
              {"premise": "A dog runs.", "hypothesis": "An animal is outside.", "label": -1}]
   for split in ("train", "validation", "test"):
-    write_split(root, "snli", "plain_text", split, rows[:1] + no_gold + rows[1:], "snli", fmt)
+    _write(root, "snli", "plain_text", split, rows[:1] + no_gold + rows[1:], "snli", fmt)
 
 
 def _anli(root, fmt):
@@ -57,24 +57,24 @@ def _anli(root, fmt):
       rows = [{"uid": f"{kind}-r{r}-{i}", "premise": p, "hypothesis": h,
                "label": NLI_LABELS.index(l), "reason": "" if kind != "train" else "annotator note"}
               for i, (p, h, l) in enumerate(_nli_rows("en")[: r])]
-      write_split(root, "anli", "plain_text", f"{kind}_r{r}", rows, "anli", fmt)
+      _write(root, "anli", "plain_text", f"{kind}_r{r}", rows, "anli", fmt)
 
 
 def _qqp(root, fmt):
   rows = [{"question1": a, "question2": b, "label": l, "idx": i}
           for i, (a, b, l) in enumerate(T.EN_QUESTION_PAIRS)]
-  write_split(root, "qqp", "qqp", "train", rows, "glue_qqp", fmt)
-  write_split(root, "qqp", "qqp", "validation", rows, "glue_qqp", fmt)
-  write_split(root, "qqp", "qqp", "test", [dict(r, label=-1) for r in rows], "glue_qqp", fmt)
+  _write(root, "qqp", "qqp", "train", rows, "glue_qqp", fmt)
+  _write(root, "qqp", "qqp", "validation", rows, "glue_qqp", fmt)
+  _write(root, "qqp", "qqp", "test", [dict(r, label=-1) for r in rows], "glue_qqp", fmt)
 
 
 def _squad(root, fmt):
   for split in ("train", "validation"):
-    write_split(root, "squad_v1", "plain_text", split, _qa_rows("en", f"{split}-"), "squad", fmt)
+    _write(root, "squad_v1", "plain_text", split, _qa_rows("en", f"{split}-"), "squad", fmt)
     unanswerable = {"id": f"{split}-en-impossible", "title": "Berlin",
                     "context": T.BANK["en"]["context"], "question": "What is the capital of France?",
                     "answers": {"text": [], "answer_start": []}}
-    write_split(root, "squad_v2", "squad_v2", split, _qa_rows("en", f"{split}-") + [unanswerable],
+    _write(root, "squad_v2", "squad_v2", split, _qa_rows("en", f"{split}-") + [unanswerable],
            "squad", fmt)
 
 
@@ -90,8 +90,8 @@ def _multiple_choice(root, fmt):
                      "Throw the egg away.", "Sing to the egg."],
          "source_id": "wikihow~1", "split": "train", "split_type": "indomain", "label": "1"}]
   for split in ("train", "validation"):
-    write_split(root, "hellaswag", None, split, hs, "hellaswag", fmt)
-  write_split(root, "hellaswag", None, "test", [dict(r, label="") for r in hs], "hellaswag", fmt)
+    _write(root, "hellaswag", None, split, hs, "hellaswag", fmt)
+  _write(root, "hellaswag", None, "test", [dict(r, label="") for r in hs], "hellaswag", fmt)
   cq = [{"id": "c1", "context": "I missed the bus this morning, so I walked to work.",
          "question": "Why did I walk to work?", "answer0": "I enjoy long walks.",
          "answer1": "I missed the bus.", "answer2": "My car is red.", "answer3": "None of the above.",
@@ -101,8 +101,8 @@ def _multiple_choice(root, fmt):
          "answer1": "It was moved indoors.", "answer2": "It was a success.",
          "answer3": "None of the above.", "label": 0}]
   for split in ("train", "validation"):
-    write_split(root, "cosmosqa", None, split, cq, "cosmosqa", fmt)
-  write_split(root, "cosmosqa", None, "test", [dict(r, label=-1) for r in cq], "cosmosqa", fmt)
+    _write(root, "cosmosqa", None, split, cq, "cosmosqa", fmt)
+  _write(root, "cosmosqa", None, "test", [dict(r, label=-1) for r in cq], "cosmosqa", fmt)
   cs = [{"id": "q1", "question": "Where would you keep milk cold?", "question_concept": "milk",
          "choices": {"label": list(CSQA_KEYS),
                      "text": ["oven", "refrigerator", "garden", "library", "car roof"]},
@@ -112,8 +112,8 @@ def _multiple_choice(root, fmt):
          "choices": {"label": list(CSQA_KEYS), "text": ["spoon", "shoe", "pen", "pillow", "lamp"]},
          "answerKey": "C"}]
   for split in ("train", "validation"):
-    write_split(root, "commonsenseqa", None, split, cs, "commonsenseqa", fmt)
-  write_split(root, "commonsenseqa", None, "test", [dict(r, answerKey="") for r in cs],
+    _write(root, "commonsenseqa", None, split, cs, "commonsenseqa", fmt)
+  _write(root, "commonsenseqa", None, "test", [dict(r, answerKey="") for r in cs],
          "commonsenseqa", fmt)
 
 
@@ -122,13 +122,13 @@ def _xnli_pawsx(root, fmt):
   rows = [{"language": l, "sentence1": p, "sentence2": h, "gold_label": g}
           for l in langs for p, h, g in _nli_rows(l)]
   for split in ("validation", "test"):
-    write_split(root, "xnli", "XNLI", split, rows, "xnli", fmt)
+    _write(root, "xnli", "XNLI", split, rows, "xnli", fmt)
   for lang in fixture_languages("pawsx", "validation"):
     b = T.BANK[lang]
     rows = [{"sentence1": b["premise"], "sentence2": b["entail"], "label": "1"},
             {"sentence1": b["premise"], "sentence2": b["contra"], "label": "0"}]
     for split in ("train", "validation", "test") if lang == "en" else ("validation", "test"):
-      write_split(root, "pawsx", f"PAWS-X.{lang}", split, rows, "pawsx", fmt)
+      _write(root, "pawsx", f"PAWS-X.{lang}", split, rows, "pawsx", fmt)
 
 
 def _tagging(root, fmt):
@@ -139,31 +139,31 @@ def _tagging(root, fmt):
             for s in sents]
     splits = ["test"] + (["validation"] if lang in fixture_languages("udpos", "validation") else [])
     for split in splits + (["train"] if lang == "en" else []):
-      write_split(root, "udpos", src.hub_config(lang), split, rows, "udpos", fmt)
+      _write(root, "udpos", src.hub_config(lang), split, rows, "udpos", fmt)
   for lang in fixture_languages("panx", "test"):
     sents = [T.BANK[lang]["ner"]] + (T.EN_NER_EXTRA if lang == "en" else [])
     rows = [{"tokens": [w for w, _ in s], "ner_tags": [NER_LABELS.index(t) for _, t in s],
              "langs": [lang] * len(s)} for s in sents]
     for split in ("train", "validation", "test"):
-      write_split(root, "panx", f"PAN-X.{lang}", split, rows, "panx", fmt)
+      _write(root, "panx", f"PAN-X.{lang}", split, rows, "panx", fmt)
 
 
 def _qa_targets(root, fmt):
   for lang in fixture_languages("xquad", "validation"):
     rows = [{k: v for k, v in r.items() if k != "title"} for r in _qa_rows(lang)]
-    write_split(root, "xquad", f"XQuAD.{lang}", "validation", rows, "xquad", fmt)
+    _write(root, "xquad", f"XQuAD.{lang}", "validation", rows, "xquad", fmt)
   for lang in fixture_languages("mlqa", "test"):
     for split in ("validation", "test"):
-      write_split(root, "mlqa", f"MLQA.{lang}.{lang}", split, _qa_rows(lang, f"{split}-"), "squad", fmt)
+      _write(root, "mlqa", f"MLQA.{lang}.{lang}", split, _qa_rows(lang, f"{split}-"), "squad", fmt)
   # A cross-lingual config (German context, English question) that XTREME does not evaluate.
-  write_split(root, "mlqa", "MLQA.de.en", "test", _qa_rows("de", "test-", "en"), "squad", fmt)
+  _write(root, "mlqa", "MLQA.de.en", "test", _qa_rows("de", "test-", "en"), "squad", fmt)
   prefixes = get_source("tydiqa").lang_names
   tydi = lambda lang, split: [dict(r, id=f"{prefixes[lang]}-{split}-{k}")
                               for k, r in enumerate(_qa_rows(lang))]
   train = tydi("en", "train") + tydi("ar", "train")  # non-English rows must be filtered out
-  write_split(root, "tydiqa", "tydiqa", "train", train, "squad", fmt)
+  _write(root, "tydiqa", "tydiqa", "train", train, "squad", fmt)
   valid = [r for l in fixture_languages("tydiqa", "validation") for r in tydi(l, "validation")]
-  write_split(root, "tydiqa", "tydiqa", "validation", valid, "squad", fmt)
+  _write(root, "tydiqa", "tydiqa", "validation", valid, "squad", fmt)
 
 
 def _bitext(lang: str) -> list[tuple[str, str]]:
@@ -176,13 +176,13 @@ def _retrieval(root, fmt):
     rows = [{"source_sentence": s, "target_sentence": t, "source_lang": f"{lang}-{i:06d}",
              "target_lang": f"en-{i:06d}"} for i, (s, t) in enumerate(_bitext(lang)[:2])]
     for split in ("validation", "test"):
-      write_split(root, "bucc2018", f"bucc18.{lang}", split, rows, "retrieval", fmt)
+      _write(root, "bucc2018", f"bucc18.{lang}", split, rows, "retrieval", fmt)
   for lang in fixture_languages("tatoeba", "validation"):
     iso = TATOEBA_CONFIG_NAMES[lang]
     # The old Hub script kept each line's trailing newline; mimic it.
     rows = [{"source_sentence": s + "\n", "target_sentence": t + "\n", "source_lang": iso,
              "target_lang": "eng"} for s, t in _bitext(lang)]
-    write_split(root, "tatoeba", f"tatoeba.{iso}", "validation", rows, "retrieval", fmt)
+    _write(root, "tatoeba", f"tatoeba.{iso}", "validation", rows, "retrieval", fmt)
 
 
 def _write_lines(path: str, lines: Iterable[str]) -> None:

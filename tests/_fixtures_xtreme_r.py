@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import _fixture_text as T
 from _fixture_text import _nli_rows, _qa_rows, fixture_languages
-from stilts_jax.demo.hub_files import write_split
+from stilts_jax.demo.hub_files import write_split as _write
 from stilts_jax.tasks.intermediate import NLI_LABELS
 from stilts_jax.tasks.target import NER_LABELS
 
@@ -45,20 +45,20 @@ def write_xtreme_r(root: str, fmt: str) -> None:
     rows = [{"premise": p, "hypothesis": h, "label": NLI_LABELS.index(g)}
             for p, h, g in _nli_rows(lang)]
     for split in ("train", "validation", "test"):
-      write_split(root, "xnli_mt", lang, split, rows, "xnli_mt", fmt)
+      _write(root, "xnli_mt", lang, split, rows, "xnli_mt", fmt)
 
   for lang in fixture_languages("squad_translated", "train"):
     for split in ("train", "validation"):
       rows = _zh_squad_rows(split) if lang == "zh" else _qa_rows(lang, f"{split}-")
-      write_split(root, "squad_translated", lang, split, rows, "squad", fmt)
+      _write(root, "squad_translated", lang, split, rows, "squad", fmt)
 
   english = _copa_rows("en", None)
   for split in ("train", "validation"):
-    write_split(root, "copa", None, split, english, "copa", fmt)
-  write_split(root, "copa", None, "test", [dict(r, label=-1) for r in english], "copa", fmt)
+    _write(root, "copa", None, split, english, "copa", fmt)
+  _write(root, "copa", None, "test", [dict(r, label=-1) for r in english], "copa", fmt)
   for lang in fixture_languages("xcopa", "test"):
     for split in ("validation", "test"):
-      write_split(root, "xcopa", lang, split, _copa_rows(lang, False), "xcopa", fmt)
+      _write(root, "xcopa", lang, split, _copa_rows(lang, False), "xcopa", fmt)
 
   for lang in fixture_languages("panx_r", "test"):
     sents = ([T.NER_ONLY[lang]] if lang in T.NER_ONLY else [T.BANK[lang]["ner"]]) + (
@@ -66,4 +66,4 @@ def write_xtreme_r(root: str, fmt: str) -> None:
     rows = [{"tokens": [w for w, _ in s], "ner_tags": [NER_LABELS.index(t) for _, t in s],
              "langs": [lang] * len(s), "spans": _spans(s)} for s in sents]
     for split in ("train", "validation", "test"):
-      write_split(root, "wikiann", lang, split, rows, "wikiann", fmt)
+      _write(root, "wikiann", lang, split, rows, "wikiann", fmt)

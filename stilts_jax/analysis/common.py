@@ -43,8 +43,8 @@ def parse_setting(setting: str) -> Setting:
 def split_fraction(setting: str) -> tuple[str, float | None]:
   """("mnli", 10.0) for "mnli@10", ("squad_v1+mnli", 2.5) for "squad_v1+mnli@2.5"; (setting,
   None) for a setting on all its data."""
-  parsed = parse_setting(setting)
   try:
+    parsed = Setting.parse(setting)
     percent = parsed.data_percent()
   except SettingError as e:
     raise AnalysisError(str(e)) from None

@@ -1,10 +1,10 @@
 """The offline demo's assets: data, tokenizer and a tiny "pretrained" XLM-R, built once per workdir.
 
 Nothing is downloaded. `prepare` writes learnable multilingual data in the Hub schemas
-(`demo.data`), trains a sentencepiece tokenizer on it (`demo.tokenizer.build_tokenizer`), creates a tiny
-randomly initialised XLM-R and saves it as a Hugging Face checkpoint with `export_encoder`; the
-pipeline then loads all of it through the same code paths as a real run (`load_encoder`,
-`AutoTokenizer`, `load_examples`). The model is random, not pretrained: the demo shows the pipeline
+(`demo.data`), trains a sentencepiece tokenizer on it (`demo.tokenizer.build_tokenizer`),
+creates a tiny randomly initialised XLM-R and saves it as a Hugging Face checkpoint with
+`export_encoder`; the pipeline then loads all of it through the same code paths as a real run
+(`load_encoder`, `load_tokenizer`, `load_examples`). The model is random, not pretrained: the demo shows the pipeline
 learning and transferring through shared sub-vocabulary, not XTREME-level numbers.
 """
 

@@ -225,11 +225,11 @@ def write_demo_data(root: str | os.PathLike, *, seed: int = 0,
 
   mnli = lambda rows: [{"premise": p, "hypothesis": h, "label": y, "idx": i}
                        for i, (p, h, y) in enumerate(rows)]
-  write_split(root, "mnli", "mnli", "train", mnli(_nli_pairs(seed, "en", "mnli-train",
-                                                        sizes.mnli_train)), "glue_mnli", FMT)
+  write_split(root, "mnli", "mnli", "train",
+              mnli(_nli_pairs(seed, "en", "mnli-train", sizes.mnli_train)), "glue_mnli", FMT)
   for hub_split in ("validation_matched", "validation_mismatched"):
-    write_split(root, "mnli", "mnli", hub_split, mnli(_nli_pairs(seed, "en", f"mnli-{hub_split}", n)),
-           "glue_mnli", FMT)
+    write_split(root, "mnli", "mnli", hub_split,
+                mnli(_nli_pairs(seed, "en", f"mnli-{hub_split}", n)), "glue_mnli", FMT)
   for split in ("validation", "test"):
     rows = [{"language": l, "sentence1": p, "sentence2": h, "gold_label": NLI_LABELS[y]}
             for l in DEMO_LANGUAGES["xnli"] for p, h, y in _nli_pairs(seed, l, f"xnli-{split}", n)]
@@ -244,10 +244,10 @@ def write_demo_data(root: str | os.PathLike, *, seed: int = 0,
         rows.append({"tokens": words, "ner_tags": tags, "langs": [lang] * len(words)})
       write_split(root, "panx", f"PAN-X.{lang}", split, rows, "panx", FMT)
 
-  write_split(root, "squad_v1", "plain_text", "train", _qa_rows(seed, "en", "train",
-                                                           sizes.squad_train), "squad", FMT)
-  write_split(root, "squad_v1", "plain_text", "validation", _qa_rows(seed, "en", "validation", n),
-         "squad", FMT)
+  write_split(root, "squad_v1", "plain_text", "train",
+              _qa_rows(seed, "en", "train", sizes.squad_train), "squad", FMT)
+  write_split(root, "squad_v1", "plain_text", "validation",
+              _qa_rows(seed, "en", "validation", n), "squad", FMT)
   for lang in DEMO_LANGUAGES["xquad"]:
     rows = [{k: v for k, v in r.items() if k != "title"}  # XQuAD rows have no title
             for r in _qa_rows(seed, lang, "xquad", n)]
