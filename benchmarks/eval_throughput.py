@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
   from stilts_jax import evaluate, steps
   from stilts_jax import sharding as shd
-  from stilts_jax.models import TaskModel, XLMRConfig
+  from stilts_jax.models import XLMRConfig
 
   result: dict[str, Any] = {"benchmark": "eval_throughput", "args": vars(args)}
   result.update(common.record("benchmarks/eval_throughput.py", argv))
@@ -147,9 +147,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
   devices = jax.devices()[:args.devices] if args.devices > 0 else jax.devices()
   mesh = shd.make_mesh(devices=devices)
   host_reset = common.reset_host_peak()
-  model = shd.create_sharded(
-      lambda: TaskModel(cfg, {"xnli": ("classification", common.NUM_LABELS)}, rngs=nnx.Rngs(0)),
-      mesh)
+  model = common.random_model(cfg, {"xnli": ("classification", common.NUM_LABELS)}, mesh,
+                              args.seed)
   graphdef, params = nnx.split(model, nnx.Param)
   params = nnx.to_pure_dict(params)
   del model

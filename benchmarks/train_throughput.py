@@ -155,12 +155,9 @@ def train_state_and_step(cfg, devices, seed: int, *, fresh: bool = False):
 
   from stilts_jax import optim, steps
   from stilts_jax import sharding as shd
-  from stilts_jax.models import TaskModel
 
   mesh = shd.make_mesh(devices=devices)
-  model = shd.create_sharded(
-      lambda: TaskModel(cfg, {"t": ("classification", common.NUM_LABELS)}, rngs=nnx.Rngs(0)),
-      mesh)
+  model = common.random_model(cfg, {"t": ("classification", common.NUM_LABELS)}, mesh, seed)
   graphdef, params = nnx.split(model, nnx.Param)
   params = nnx.to_pure_dict(params)
   del model

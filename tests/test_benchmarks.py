@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:
 
 from _real_data import REAL_DATA, needs_real_data  # noqa: E402
 from benchmarks import (  # noqa: E402
-    common, eval_throughput, featurize, qa_postprocess, train_throughput)
+    common, dispatch, eval_throughput, featurize, qa_postprocess, run_all, train_throughput)
 
 RATE_KEYS = ("tokens_per_s", "real_tokens_per_s", "sequences_per_s", "step_time_s",
              "model_tflops_per_s", "peak_memory_bytes")
@@ -159,6 +159,88 @@ def test_packing_increases_real_tokens_per_row(train_runs):
   assert packed["sequences_per_s"] > 1.2 * packed["rows_per_s"]
   assert padded["sequences_per_s"] == pytest.approx(padded["rows_per_s"])
   assert packed["compiles"] == 1  # one bucket: packed rows are always T long
+
+
+def test_free_running_rate_is_reported_beside_the_synced_one(train_runs):
+  for side in (train_runs["padded"]["jax"], train_runs["packed"]["jax"]):
+    assert side["free_run_s"] > 0 and side["free_run_real_tokens_per_s"] > 0
+    # The same steps and FLOPs over the free-running time: MFU scales by the rate ratio.
+    assert side["free_run_mfu"] / side["mfu"] == pytest.approx(
+        side["free_run_real_tokens_per_s"] / side["real_tokens_per_s"])
+
+
+def test_random_model_draws_like_the_initializers_without_compiling_them():
+  import jax
+  from flax import nnx
+
+  from stilts_jax import sharding as shd
+  from stilts_jax.models import TaskModel
+  cfg = common.make_config("tiny")
+  heads = {"t": ("classification", 3)}
+  mesh = shd.make_mesh(devices=jax.devices()[:1])
+  ours = nnx.split(common.random_model(cfg, heads, mesh, seed=1))
+  ref = nnx.split(shd.create_sharded(lambda: TaskModel(cfg, heads, rngs=nnx.Rngs(0)), mesh))
+  assert ours[0] == ref[0]  # the same module structure
+  mine = dict(jax.tree_util.tree_leaves_with_path(ours[1]))
+  theirs = dict(jax.tree_util.tree_leaves_with_path(ref[1]))
+  assert mine.keys() == theirs.keys()
+  for path, a in mine.items():
+    b = theirs[path]
+    assert a.shape == b.shape and a.dtype == b.dtype and a.sharding == b.sharding, path
+    name = [k.key for k in path if isinstance(k, jax.tree_util.DictKey)][-1]
+    if name == "bias":
+      assert not np.asarray(a).any(), path
+    elif name == "scale":
+      assert (np.asarray(a) == 1).all(), path
+    elif a.size > 1000:
+      assert np.asarray(a).std() == pytest.approx(np.asarray(b).std(), rel=0.1), path
+
+
+def test_dispatch_benchmark_times_calls_per_depth(tmp_path):
+  r = dispatch.main(["--layers=1,3", "--steps=3", "--seq-len=16", "--batch-size=2",
+                     "--threads=1", f"--json={tmp_path / 'd.json'}"])
+  assert json.loads((tmp_path / "d.json").read_text())["by_layers"] == json.loads(
+      json.dumps(r["by_layers"]))
+  one, three = r["by_layers"]
+  # Params, Adam's mu and nu: 16 leaves per layer each, so 48 more state leaves per layer.
+  assert three["state_leaves"] - one["state_leaves"] == 2 * 48
+  for row in (one, three):
+    assert row["finite"] and 0 < row["dispatch_us"] and row["dispatch_us"] <= row["synced_step_us"]
+  with pytest.raises(SystemExit):
+    dispatch.main(["--layers=2,x"])
+
+
+def test_run_all_records_every_part_even_when_one_fails(tmp_path, monkeypatch, train_runs):
+  real = run_all.run_part
+
+  def failing_dispatch(script, args):
+    if script == "dispatch":
+      raise RuntimeError("stand-in failure\nsecond line")
+    return real(script, args)
+
+  monkeypatch.setattr(run_all, "run_part", failing_dispatch)
+  record = run_all.main(["--quick", f"--out={tmp_path}", "--threads=1",
+                         "--only=dispatch,xnli_eval"])
+  saved = json.loads((tmp_path / "run_all.json").read_text())
+  parts = {p["name"]: p for p in saved["parts"]}
+  assert list(parts) == [p["name"] for p in record["parts"]] == ["gpu_tests", "dispatch",
+                                                                  "xnli_eval"]
+  assert parts["gpu_tests"]["status"] == "skipped"  # no CUDA GPU here
+  assert parts["dispatch"]["status"] == "failed"
+  assert parts["dispatch"]["error"] == "RuntimeError: stand-in failure"
+  assert parts["xnli_eval"]["status"] == "ok"  # the failure did not stop the next part
+  assert parts["xnli_eval"]["command"].startswith("python benchmarks/eval_throughput.py --size=tiny")
+  assert parts["xnli_eval"]["met"] is None  # a tiny model is not held to the Large target
+  table = (tmp_path / "run_all.md").read_text()
+  assert "| dispatch | failed |" in table and "| xnli_eval | ok |" in table
+  # Over the budget, nothing more starts, and the table says so.
+  skipped = run_all.main(["--quick", f"--out={tmp_path / 'b'}", "--budget-s=0",
+                          "--only=xnli_eval"])
+  assert skipped["parts"][-1]["status"] == "skipped"
+  assert "over the time budget" in skipped["parts"][-1]["error"]
+  # The training rows summarise a real train_throughput record.
+  text, target, met = run_all.summary("mnli_bucketed_vs_torch", train_runs["padded"])
+  assert "torch" in text and "x" in text and target.startswith(">= 2.5x") and met is None
 
 
 def test_eval_benchmark_stream_and_per_language_loop(tmp_path):
