@@ -15,8 +15,7 @@ ranks the checkpoints, so the next phase can find "best" without being told). Sa
 locally Orbax writes `<step>.orbax-checkpoint-tmp-<ts>` and renames it; on GCS it writes
 `commit_success.txt` last. Unfinished directories are never listed, so never restored.
 
-Start-up order of a phase (`initial_state_source`): its own checkpoint (resume after preemption)
-> the previous phase's best encoder (`restore_encoder`, the STILTs hand-off) > pretrained XLM-R.
+Which checkpoint a phase starts from, and a phase folder's layout: `stilts_jax/phase_dir.py`.
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ from orbax.checkpoint.checkpoint_managers import preservation_policy as pp
 from orbax.checkpoint.checkpoint_managers import save_decision_policy as sdp
 
 from stilts_jax.errors import UserError
-from stilts_jax.layout import BEST_PARAMS_DIR, TRAIN_STATES_DIR
 
 log = logging.getLogger(__name__)
 
@@ -462,57 +460,3 @@ def _check_encoder(manager: ocp.CheckpointManager, directory: epath.Path, step: 
   if dropped:
     log.info("not restoring %d encoder leaves of %s the target lacks: %s", len(dropped),
              directory, dropped)
-
-
-def initial_state_source(workdir: str | epath.Path,
-                         previous_phase_dir: str | epath.Path | None = None) -> str:
-  """Where a phase's state comes from: "resume" | "previous_phase" | "pretrained".
-
-  Its own finalized checkpoint wins (a preempted job resumes rather than re-initialising), then
-  the previous phase's encoder, then pretrained weights. A `previous_phase_dir` that is given but
-  holds no checkpoint is an error, not a silent fallback to pretrained (that would quietly skip
-  the intermediate task).
-  """
-  if has_checkpoint(workdir):
-    return "resume"
-  if previous_phase_dir is None:
-    return "pretrained"
-  if has_checkpoint(previous_phase_dir):
-    return "previous_phase"
-  raise MissingCheckpoint(f"previous phase directory {previous_phase_dir} holds no finalized "
-                          f"checkpoint: run that phase first (or pass previous_phase_dir=None to "
-                          "start from pretrained weights).")
-
-
-def phase_checkpoints(phase_dir: str | epath.Path) -> epath.Path:
-  """Where a phase's restorable checkpoints are: `best_params/` once the phase has completed and
-  been pruned (checkpoint.keep_after_completion="best_params"), else `checkpoints/`."""
-  phase_dir = epath.Path(phase_dir)
-  best = phase_dir / BEST_PARAMS_DIR
-  return best if has_checkpoint(best) else phase_dir / TRAIN_STATES_DIR
-
-
-def keep_best_params_only(phase_dir: str | epath.Path, params: Any, *, step: int,
-                          score: float | None) -> None:
-  """After a phase completes: its best `params` saved alone in `<phase_dir>/best_params` (ranked,
-  so `restore_encoder`/`restore_params` with step="best" find them), then `checkpoints/` (train
-  states with Adam moments: ~3x the parameters, ~6.7 GB for XLM-R large) deleted.
-
-  Safe to interrupt anywhere: `checkpoints/` goes only once `best_params/` is committed, and a
-  relaunch finding `best_params/` knows training is over.
-  """
-  phase_dir = epath.Path(phase_dir)
-  with Checkpointer(phase_dir / BEST_PARAMS_DIR, save_interval_steps=1, max_to_keep=1,
-                    best_metric="score", async_save=False) as ckpt:
-    if step not in ckpt.all_steps():
-      ckpt.save(step, {"params": params}, force=True,
-                metrics=None if score is None else {"score": score})
-    ckpt.wait_until_finished()
-  if jax.process_count() > 1:  # every process finished its shards before anything is deleted
-    from jax.experimental import multihost_utils
-    multihost_utils.sync_global_devices(f"stilts_jax.keep_best_params_only:{phase_dir}")
-  train_states = phase_dir / TRAIN_STATES_DIR
-  if jax.process_index() == 0 and train_states.exists():
-    train_states.rmtree()
-    log.info("kept the best parameters of %s (step %d) in %s; removed %s", phase_dir, step,
-             BEST_PARAMS_DIR, train_states)

@@ -3,7 +3,7 @@
 A phase directory (`intermediate/<setting>/`, `target/<setting>__<target>/`) holds its train
 states, its best parameters once completed, its metrics and run record and, for a target, its
 results; the workdir holds every phase's results together. Each module that writes or reads one
-of these names imports it from here.
+of these names imports it from here; a phase folder's paths go through `phase_dir.PhaseDir`.
 """
 
 TRAIN_STATES_DIR = "checkpoints"  # Orbax train states (params, optimizer state, step) by step

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import time
 from typing import Any
 
 import jax
@@ -30,16 +29,15 @@ from flax import nnx
 
 from stilts_jax import evaluate, paths, provenance, run_config, steps
 from stilts_jax import sharding as shd
-from stilts_jax.checkpoint import (MissingCheckpoint, abstract_state, has_checkpoint,
-                                   keep_best_params_only, phase_checkpoints, restore_encoder,
-                                   restore_params)
+from stilts_jax.checkpoint import abstract_state, restore_encoder, restore_params
 from stilts_jax.features import cache as feature_cache
 from stilts_jax.features import featurize_split
-from stilts_jax.layout import BEST_PARAMS_DIR, COMPLETED, RESULTS_FILE
+from stilts_jax.layout import RESULTS_FILE
 from stilts_jax.models import (CheckpointError, XLMREncoder, attach_heads, export_encoder,
                                load_encoder, load_tokenizer)
 from stilts_jax.tasks import TaskType, get_task, list_tasks, load_examples, load_examples_multi
 from stilts_jax.run_config import parse_setting
+from stilts_jax.phase_dir import PREVIOUS_PHASE, PhaseDir, mark_completed
 from stilts_jax.setting import MLM
 from stilts_jax.train import PhaseTask, train_phase
 
@@ -88,11 +86,6 @@ def _subsample(loaded, fraction: float, seed: int):
   return dataclasses.replace(loaded, examples=tuple(loaded.examples[i] for i in keep))
 
 
-def _mark_completed(path: epath.Path, **info) -> None:
-  if jax.process_index() == 0:
-    paths.write_atomic(path / COMPLETED, json.dumps(dict(info, time=time.time()), indent=1))
-
-
 def _pretrained_encoder(ctx: Context) -> XLMREncoder:
   m = ctx.config.model
   return load_encoder(m.name, dtype=jnp.dtype(m.dtype), param_dtype=jnp.dtype(m.param_dtype),
@@ -133,44 +126,53 @@ def _phase_task(ctx: Context, spec, hp, fraction: float = 1.0) -> PhaseTask:
                    dev_spec=dev_spec, dev_parts=dev)
 
 
-def _finish_training(ctx: Context, directory: epath.Path, params, step: int,
+def _finish_training(ctx: Context, phase: PhaseDir, params, step: int,
                      score: float | None) -> None:
   """A phase's training is over: keep what later phases and mode="eval" need
   (checkpoint.keep_after_completion). A best_params/ checkpoint also marks "trained" for a
   relaunch that was killed before the phase was marked completed."""
   if ctx.config.checkpoint.keep_after_completion == "best_params":
-    keep_best_params_only(directory, params, step=step, score=score)
+    phase.keep_best_params_only(params, step=step, score=score)
 
 
-def _trained(directory: epath.Path) -> bool:
-  """Training of this phase finished in an earlier attempt (its best params were kept)."""
-  return has_checkpoint(directory / BEST_PARAMS_DIR)
-
-
-def _check_recipe(ctx: Context, directory: epath.Path, name: str, setting: str,
+def _check_recipe(ctx: Context, phase: PhaseDir, name: str, setting: str,
                   target: str | None = None) -> str:
   recipe = run_config.phase_recipe(ctx.config, setting, target)
-  return provenance.check_phase(directory, name, recipe, mode=ctx.config.mode,
+  return provenance.check_phase(phase.path, name, recipe, mode=ctx.config.mode,
                                 allow_changed=ctx.config.allow_changed_config)
 
 
-def run_intermediate(ctx: Context, setting: str, directory: epath.Path) -> None:
+def _initial_encoder(ctx: Context, phase: PhaseDir, previous: PhaseDir | None) -> XLMREncoder:
+  """The encoder a phase starts from, in the start-up order of `PhaseDir.start_source`: the
+  previous phase's best encoder when the hand-off applies, else the pretrained weights. When the
+  phase resumes, the pretrained encoder only gives the structure: its own checkpoint (restored by
+  `train_phase`, or below for a trained phase) replaces every weight."""
+  source = phase.start_source(previous)
+  log.info("%s starts from %s", phase.path, source)
+  encoder = _pretrained_encoder(ctx)
+  if source == PREVIOUS_PHASE:
+    abstract = abstract_state(nnx.to_pure_dict(nnx.state(encoder, nnx.Param)))
+    nnx.update(encoder, restore_encoder(previous.checkpoints(), abstract, step="best"))
+  return encoder
+
+
+def run_intermediate(ctx: Context, setting: str, phase: PhaseDir) -> None:
   """Phase 1: one shared encoder with a head per intermediate task, sampled per step."""
-  _check_recipe(ctx, directory, f"intermediate/{setting}", setting)
-  if (directory / COMPLETED).exists():
-    log.info("intermediate %s already completed in %s", setting, directory)
+  _check_recipe(ctx, phase, f"intermediate/{setting}", setting)
+  if phase.is_completed():
+    log.info("intermediate %s already completed in %s", setting, phase.path)
     return
   hp = ctx.config.intermediate_train
   parsed = parse_setting(setting)
   supervised = [(get_task(p.task), p.fraction) for p in parsed.supervised]
-  encoder = _pretrained_encoder(ctx)
+  encoder = _initial_encoder(ctx, phase, previous=None)
   heads = {s.name: (s.task_type.value, s.num_labels or 1) for s, _ in supervised}
   if parsed.has_mlm:
     heads[MLM] = ("mlm", 0)  # decoder tied to the (pretrained) word embeddings
   model = attach_heads(encoder, heads, mesh=ctx.mesh, seed=ctx.config.seed)
-  if _trained(directory):  # killed after training, before the phase was marked completed
+  if phase.is_trained():  # killed after training, before the phase was marked completed
     abstract = abstract_state(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
-    nnx.update(model, restore_params(directory / BEST_PARAMS_DIR, abstract, step="best"))
+    nnx.update(model, restore_params(phase.best_params, abstract, step="best"))
     info = {"status": "completed"}
   else:
     if MLM in heads:
@@ -180,19 +182,19 @@ def run_intermediate(ctx: Context, setting: str, directory: epath.Path) -> None:
     tasks = [_phase_task(ctx, s, hp, fraction) for s, fraction in supervised]
     if MLM in heads:
       tasks.append(_mlm_task(ctx))
-    outcome = train_phase(f"intermediate/{setting}", model, tasks, hp, ctx.mesh, directory,
+    outcome = train_phase(f"intermediate/{setting}", model, tasks, hp, ctx.mesh, phase.path,
                           seed=ctx.config.seed, buckets=ctx.buckets)
     if outcome.status == "preempted":
       raise Preempted(f"preempted during intermediate {setting} at step {outcome.steps}")
     nnx.update(model, outcome.params)
-    _finish_training(ctx, directory, outcome.params, outcome.best_step or outcome.steps,
+    _finish_training(ctx, phase, outcome.params, outcome.best_step or outcome.steps,
                      outcome.best_score)
     info = dict(status=outcome.status, steps=outcome.steps, best_step=outcome.best_step,
                 best_score=outcome.best_score)
   if ctx.config.export_intermediate_hf:
     # The intermediate-trained encoder for the PyTorch world: XLMRobertaModel.from_pretrained(dir).
-    export_encoder(model.encoder, str(directory / "hf_encoder"))
-  _mark_completed(directory, **info)
+    export_encoder(model.encoder, str(phase.path / "hf_encoder"))
+  phase.mark_completed(**info)
 
 
 def pretrained_mlm_head(model_cfg, mesh):
@@ -224,20 +226,6 @@ def _mlm_task(ctx: Context) -> PhaseTask:
                    masking=masking)
 
 
-def _handed_over_encoder(ctx: Context, intermediate_dir: epath.Path | None) -> XLMREncoder:
-  """The pretrained encoder, with the intermediate phase's best encoder weights when there is one."""
-  encoder = _pretrained_encoder(ctx)
-  if intermediate_dir is None:
-    return encoder
-  ckpt_dir = phase_checkpoints(intermediate_dir)
-  if not has_checkpoint(ckpt_dir):
-    raise MissingCheckpoint(f"no intermediate checkpoint in {ckpt_dir}: run the intermediate "
-                            "phase first (it runs automatically unless mode='eval').")
-  abstract = abstract_state(nnx.to_pure_dict(nnx.state(encoder, nnx.Param)))
-  nnx.update(encoder, restore_encoder(ckpt_dir, abstract, step="best"))
-  return encoder
-
-
 def _eval_parts(ctx: Context, spec, max_length: int | None) -> list[evaluate.EvalPart]:
   cfg = ctx.config.eval
   parts = []
@@ -264,24 +252,23 @@ def _write_predictions(ctx: Context, setting: str, target: str,
         f.write(json.dumps({"guid": guid, "prediction": pred}, ensure_ascii=False) + "\n")
 
 
-def run_target(ctx: Context, setting: str, intermediate_dir: epath.Path | None,
+def run_target(ctx: Context, setting: str, intermediate: PhaseDir | None,
                target: str) -> list[dict]:
   """Phase 2 (or retrieval): fresh head on the handed-over encoder, English training, zero-shot eval.
 
   With `mode="eval"` nothing trains: the phase's best checkpoint is restored and re-evaluated
   (e.g. on more languages or splits than the first run used).
   """
-  directory = ctx.workdir / "target" / f"{setting}__{target}"
-  results_file = directory / RESULTS_FILE
+  phase = PhaseDir(ctx.workdir / "target" / f"{setting}__{target}")
   evaluate_only = ctx.config.mode == "eval"
-  fingerprint = _check_recipe(ctx, directory, f"target/{setting}__{target}", setting, target)
-  if not evaluate_only and (directory / COMPLETED).exists() and results_file.exists():
-    return [json.loads(line) for line in results_file.read_text().splitlines() if line]
+  fingerprint = _check_recipe(ctx, phase, f"target/{setting}__{target}", setting, target)
+  if not evaluate_only and phase.is_completed() and phase.results_file.exists():
+    return [json.loads(line) for line in phase.results_file.read_text().splitlines() if line]
   spec = get_task(target)
   hp = ctx.config.target_train[target]
   fields = dict(intermediate=None if setting == "none" else setting, seed=ctx.config.seed,
                 model=str(ctx.config.model.name), config=fingerprint)
-  encoder = _handed_over_encoder(ctx, intermediate_dir)
+  encoder = _initial_encoder(ctx, phase, intermediate)
   if spec.task_type == TaskType.RETRIEVAL:
     predictions: dict = {}
     rows = evaluate.evaluate_retrieval_task(
@@ -292,17 +279,17 @@ def run_target(ctx: Context, setting: str, intermediate_dir: epath.Path | None,
   else:
     model = attach_heads(encoder, {target: (spec.task_type.value, spec.num_labels or 1)},
                          mesh=ctx.mesh, seed=ctx.config.seed)
-    if evaluate_only or _trained(directory):
+    if evaluate_only or phase.is_trained():
       abstract = abstract_state(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
-      params = restore_params(phase_checkpoints(directory), abstract, step="best")
+      params = restore_params(phase.checkpoints(), abstract, step="best")
     else:
       task = _phase_task(ctx, spec, hp)
       outcome = train_phase(f"target/{setting}__{target}", model, [task], hp, ctx.mesh,
-                            directory, seed=ctx.config.seed, buckets=ctx.buckets)
+                            phase.path, seed=ctx.config.seed, buckets=ctx.buckets)
       if outcome.status == "preempted":
         raise Preempted(f"preempted during {setting}__{target} at step {outcome.steps}")
       params = outcome.params
-      _finish_training(ctx, directory, params, outcome.best_step or outcome.steps,
+      _finish_training(ctx, phase, params, outcome.best_step or outcome.steps,
                        outcome.best_score)
     graphdef = nnx.graphdef(model)
     predict = steps.make_predict_step(graphdef, {target: spec.task_type.value})
@@ -314,8 +301,8 @@ def run_target(ctx: Context, setting: str, intermediate_dir: epath.Path | None,
         for part, _, preds in results})
     rows = evaluate.result_rows(target, results, **fields)
   if ctx.is_main():
-    paths.write_atomic(results_file, "".join(json.dumps(r) + "\n" for r in rows))
-  _mark_completed(directory, rows=len(rows))
+    paths.write_atomic(phase.results_file, "".join(json.dumps(r) + "\n" for r in rows))
+  phase.mark_completed(rows=len(rows))
   return rows
 
 
@@ -354,17 +341,16 @@ def run(config, workdir: str | epath.Path) -> list[dict]:
   ctx = Context(config, workdir, mesh, tokenizer)
   rows: list[dict] = []
   for setting in config.intermediates:
-    inter_dir = None
+    intermediate = None
     if setting != "none":
-      inter_dir = epath.Path(config.intermediate_workdir) if config.intermediate_workdir \
-          else workdir / "intermediate" / setting
+      intermediate = PhaseDir(config.intermediate_workdir or workdir / "intermediate" / setting)
       if config.mode == "train":
-        run_intermediate(ctx, setting, inter_dir)
+        run_intermediate(ctx, setting, intermediate)
     for target in config.targets:
-      rows += run_target(ctx, setting, inter_dir, target)
+      rows += run_target(ctx, setting, intermediate, target)
   if ctx.is_main():
     write_results(workdir, rows)
-  _mark_completed(workdir, rows=len(rows))
+  mark_completed(workdir, rows=len(rows))
   return rows
 
 

@@ -25,8 +25,8 @@ from stilts_jax import sharding as shd
 from stilts_jax.checkpoint import Checkpointer, abstract_state
 from stilts_jax.data import DEFAULT_BUCKETS, TrainBatches, process_slice, to_global_batch
 from stilts_jax.data.packing import PACKED_SEQUENCE_KEYS, pack_features
-from stilts_jax.layout import TRAIN_STATES_DIR
 from stilts_jax.models import TaskModel
+from stilts_jax.phase_dir import PhaseDir
 from stilts_jax.tasks import TaskSpec
 from stilts_jax.tracking import Tracker
 
@@ -150,7 +150,7 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
   ##### Resume or start ########################################################################
   with jax.set_mesh(mesh):
     state = _train_state(params, tx, seed, mesh)
-  ckpt = Checkpointer(workdir / TRAIN_STATES_DIR,
+  ckpt = Checkpointer(PhaseDir(workdir).train_states,
                       save_interval_steps=hp.checkpoint_every_steps * hp.grad_accum,
                       max_to_keep=hp.keep_checkpoints, best_metric="score", best_mode="max")
   history = {"best_step": None, "best_score": None, "evals_since_best": 0}

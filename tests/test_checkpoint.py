@@ -10,8 +10,8 @@ import pytest
 from flax import nnx
 
 from stilts_jax import sharding as shd
-from stilts_jax.checkpoint import (Checkpointer, abstract_state, has_checkpoint,
-                                   initial_state_source, restore_encoder)
+from stilts_jax.checkpoint import Checkpointer, abstract_state, has_checkpoint, restore_encoder
+from stilts_jax.phase_dir import PhaseDir
 from stilts_jax.models import TaskModel, XLMRConfig
 
 CFG = XLMRConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
@@ -192,7 +192,9 @@ def test_uncommitted_checkpoint_is_ignored(tmp_path, source_model):
   only_tmp.mkdir()
   shutil.copytree(partial, only_tmp / "5.orbax-checkpoint-tmp-1700000001")
   assert not has_checkpoint(only_tmp)
-  assert initial_state_source(only_tmp) == "pretrained"
+  phase = tmp_path / "phase"
+  shutil.copytree(only_tmp, phase / "checkpoints")
+  assert PhaseDir(phase).start_source() == "pretrained"
 
 
 def test_uncommitted_checkpoint_is_ignored_with_commit_files(tmp_path, source_model, monkeypatch):
@@ -257,45 +259,53 @@ def test_sigterm_is_a_preemption_notice_and_a_second_one_stops_at_once(tmp_path)
   assert "still running" not in proc.stdout and proc.returncode == -15, proc.returncode
 
 
-def test_initial_state_source_order(tmp_path, source_model):
-  own, prev = tmp_path / "own", tmp_path / "prev"
-  assert initial_state_source(own) == "pretrained"
-  assert not own.exists()  # asking never creates the workdir
-  with pytest.raises(FileNotFoundError, match="prev.*run that phase first"):
-    initial_state_source(own, prev)
+def test_start_up_order_own_checkpoint_then_previous_phase_then_pretrained(tmp_path, source_model):
+  own, prev = PhaseDir(tmp_path / "own"), PhaseDir(tmp_path / "prev")
+  assert own.start_source() == "pretrained"
+  assert not own.path.exists()  # asking never creates the phase folder
+  with pytest.raises(FileNotFoundError, match="prev/checkpoints: run that phase first"):
+    own.start_source(prev)
   state = _state(source_model)
-  with Checkpointer(prev, save_interval_steps=1) as ckpt:
+  with Checkpointer(prev.train_states, save_interval_steps=1) as ckpt:
     ckpt.save(1, state)
-  assert initial_state_source(own, prev) == "previous_phase"
-  with Checkpointer(own, save_interval_steps=1) as ckpt:
+  assert own.start_source(prev) == "previous_phase"
+  # A previous phase pruned to its best parameters still hands over.
+  prev.keep_best_params_only(state["params"], step=1, score=None)
+  assert not prev.train_states.exists() and prev.checkpoints() == prev.best_params
+  assert own.start_source(prev) == "previous_phase"
+  with Checkpointer(own.train_states, save_interval_steps=1) as ckpt:
     ckpt.save(1, state)
-  assert initial_state_source(own, prev) == "resume"
-  assert initial_state_source(own) == "resume"
+  assert own.start_source(prev) == "resume"
+  assert own.start_source() == "resume"
+  # A trained phase (pruned to best_params) resumes from those.
+  own.keep_best_params_only(state["params"], step=1, score=None)
+  assert own.is_trained() and own.start_source(prev) == "resume"
 
 
 def test_keep_best_params_only_drops_optimizer_states_and_other_steps(tmp_path):
   """After a phase: only its best params stay (no Adam moments, no other steps), readable by the
   hand-off and by mode=eval; a second call (a relaunch) changes nothing."""
-  from stilts_jax.checkpoint import keep_best_params_only, phase_checkpoints, restore_params
+  from stilts_jax.checkpoint import restore_params
   import _pipeline_helpers as H
   model = _model()
   phase = tmp_path / "phase"
+  phase_dir = PhaseDir(phase)
   with Checkpointer(phase / "checkpoints", save_interval_steps=1, best_metric="score") as ckpt:
     for step, score in ((1, 0.5), (2, 0.9), (3, 0.7)):
       ckpt.save(step, _state(model, step, shift=step), metrics={"score": score}, force=True)
-  assert phase_checkpoints(phase) == phase / "checkpoints"
+  assert phase_dir.checkpoints() == phase / "checkpoints" and not phase_dir.is_trained()
   best = _state(model, 2, shift=2)["params"]
   for _ in range(2):
-    keep_best_params_only(phase, best, step=2, score=0.9)
+    phase_dir.keep_best_params_only(best, step=2, score=0.9)
   assert not (phase / "checkpoints").exists()
-  assert phase_checkpoints(phase) == phase / "best_params"
+  assert phase_dir.checkpoints() == phase / "best_params" and phase_dir.is_trained()
   assert sorted(p.name for p in (phase / "best_params").iterdir() if p.name != "metadata") == ["2"]
   assert set(H.read_state(phase / "best_params" / "2")) == {"params"}
   abstract = abstract_state(nnx.to_pure_dict(nnx.state(_model(seed=1), nnx.Param)))
   restored = restore_params(phase / "best_params", abstract, step="best")
   for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(best)):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-  encoder = restore_encoder(phase_checkpoints(phase), abstract["encoder"], step="best")
+  encoder = restore_encoder(phase_dir.checkpoints(), abstract["encoder"], step="best")
   np.testing.assert_array_equal(
       np.asarray(jax.tree.leaves(encoder)[0]), np.asarray(jax.tree.leaves(best["encoder"])[0]))
 
@@ -306,9 +316,10 @@ def test_checkpoints_on_gcs_rank_prune_and_restore(gcs):
   not initialized") because gcsfs's mkdir creates nothing."""
   from etils import epath
 
-  from stilts_jax.checkpoint import keep_best_params_only, phase_checkpoints, restore_params
+  from stilts_jax.checkpoint import restore_params
   bucket = gcs.create_bucket()
   phase = epath.Path(f"gs://{bucket}/phase")
+  phase_dir = PhaseDir(phase)
   model = _model()
   with Checkpointer(phase / "checkpoints", save_interval_steps=1, best_metric="score") as ckpt:
     for step, score in ((1, 0.5), (2, 0.9), (3, 0.1)):
@@ -316,10 +327,10 @@ def test_checkpoints_on_gcs_rank_prune_and_restore(gcs):
   with Checkpointer(phase / "checkpoints", save_interval_steps=1, best_metric="score") as ckpt:
     assert ckpt.best_step() == 2 and ckpt.all_steps() == [2, 3]
   best = _state(model, 2, shift=2)["params"]
-  keep_best_params_only(phase, best, step=2, score=0.9)
-  assert phase_checkpoints(phase) == phase / "best_params"
+  phase_dir.keep_best_params_only(best, step=2, score=0.9)
+  assert phase_dir.checkpoints() == phase / "best_params"
   assert not [o for o in gcs.objects(bucket) if "/checkpoints/" in o]
   abstract = abstract_state(nnx.to_pure_dict(nnx.state(_model(seed=1), nnx.Param)))
-  restored = restore_params(phase_checkpoints(phase), abstract, step="best")
+  restored = restore_params(phase_dir.checkpoints(), abstract, step="best")
   for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(best)):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
