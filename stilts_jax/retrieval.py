@@ -177,20 +177,6 @@ def _src_trg(src_emb: Any, trg_emb: Any,
   return x, y
 
 
-def margin_scores(src_emb: Any, trg_emb: Any, *, k: int = 4, margin: str = "ratio",
-                  block_size: int = 4096, device: jax.Device | None = None,
-                  precision: jax.lax.Precision = jax.lax.Precision.HIGHEST) -> MarginScores:
-  """Cosine k-NN in both directions and the margin score of every candidate.
-
-  margin "ratio": cos(x, y) / ((mean_knn_fwd(x) + mean_knn_bwd(y)) / 2), "distance": cos minus
-  that mean, "absolute": cos. k is capped at the size of the searched side, as in the reference.
-  """
-  _check_k(k)
-  _check_block_size(block_size)
-  x, y = _src_trg(src_emb, trg_emb, device)
-  return _margin_scores(x, y, int(k), margin, int(block_size), precision)
-
-
 def _text_groups(n: int, texts: Sequence[str] | None, name: str) -> list[list[int]]:
   """Row groups of identical texts (jiant: sha1 of the stripped text), in first-seen order."""
   if texts is None:

@@ -9,7 +9,7 @@ from stilts_jax import tasks
 from stilts_jax.examples import ChoiceExample, PairExample, SentenceExample, TagExample
 from stilts_jax.features import (
     FEATURIZERS, Featurizer, examples_fingerprint, featurize_pairs, featurize_split,
-    featurizer_for, language_ids, register_featurizer)
+    featurizer_for, register_featurizer)
 from stilts_jax.tasks import LoadedSplit, TaskType
 
 
@@ -124,11 +124,3 @@ def test_examples_fingerprint_is_content_and_order_sensitive():
   assert a == examples_fingerprint(list(PAIRS)) and a["count"] == 2
   assert a != examples_fingerprint(PAIRS[::-1])
   assert a != examples_fingerprint([dataclasses.replace(PAIRS[0], label=1), PAIRS[1]])
-
-
-def test_language_ids():
-  ids = language_ids(PAIRS, ("de", "en"))
-  assert ids.dtype == np.int32 and ids.tolist() == [1, 0]
-  assert language_ids(PAIRS, ("de", "en"), example_index=np.array([1, 1, 0])).tolist() == [0, 0, 1]
-  with pytest.raises(ValueError, match="'p1' has language 'de', which is not one of en fr"):
-    language_ids(PAIRS, ("en", "fr"))

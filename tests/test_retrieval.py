@@ -100,12 +100,18 @@ def _ref_margins(x, y, k):
   return cos / ((fwd_mean[:, None] + bwd_mean[None, :]) / 2), cos
 
 
+def margin_scores(src, trg, *, k: int = 4, margin: str = "ratio"):
+  """The margin scores `mine_bitext` ranks (its private core, without the mining around it)."""
+  x, y = retrieval._src_trg(src, trg, None)
+  return retrieval._margin_scores(x, y, k, margin, 4096, jax.lax.Precision.HIGHEST)
+
+
 def test_ratio_margin_by_hand_3x3():
   x = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
   y = np.array([[0.8, 0.6], [1.0, 0.0], [-0.6, 0.8]])
   # cos = [[.8, 1, -.6], [.96, .6, .28], [.6, 0, .8]]; top-2 means:
   # fwd (rows) .9, .78, .7; bwd (columns) .88, .8, .54.
-  ms = retrieval.margin_scores(x, y, k=2)
+  ms = margin_scores(x, y, k=2)
   np.testing.assert_array_equal(ms.fwd_ids, [[1, 0], [0, 1], [2, 0]])
   np.testing.assert_array_equal(ms.bwd_ids, [[1, 0], [0, 1], [2, 1]])
   np.testing.assert_allclose(ms.fwd_scores, [[1 / .85, .8 / .89], [.96 / .83, .6 / .79],
@@ -120,13 +126,13 @@ def test_ratio_margin_by_hand_3x3():
   assert cands[("c", "C")] == pytest.approx(.8 / .62, rel=1e-6)
   assert cands[("b", "A")] == pytest.approx(.96 / .83, rel=1e-6)
   # k larger than a side is capped (reference: min(n, neighborhood)).
-  ms3 = retrieval.margin_scores(x, y, k=4)
+  ms3 = margin_scores(x, y, k=4)
   full, _ = _ref_margins(x, y, 3)
   np.testing.assert_allclose(ms3.fwd_scores, np.take_along_axis(full, ms3.fwd_ids, 1), rtol=1e-6)
   # distance / absolute margins.
-  msd = retrieval.margin_scores(x, y, k=2, margin="distance")
+  msd = margin_scores(x, y, k=2, margin="distance")
   assert msd.fwd_scores[0, 0] == pytest.approx(1 - .85, abs=1e-6)
-  assert retrieval.margin_scores(x, y, k=2, margin="absolute").fwd_scores[0, 0] == \
+  assert margin_scores(x, y, k=2, margin="absolute").fwd_scores[0, 0] == \
       pytest.approx(1.0, abs=1e-6)
 
 

@@ -23,7 +23,7 @@ from stilts_jax.features.classification import (
 from stilts_jax.features.common import IGNORE_INDEX, NO_LABEL, truncate_longest_first
 from stilts_jax.features.dispatch import (
     FEATURIZERS, RETRIEVAL_SIDES, Featurizer, examples_fingerprint, featurize_split,
-    featurizer_for, language_ids, register_featurizer)
+    featurizer_for, register_featurizer)
 from stilts_jax.features.qa import (
     QA_METADATA_KEYS, QAPredictions, featurize_qa, postprocess, postprocess_details)
 from stilts_jax.features.tagging import featurize_tagging, tagging_predictions_to_words
@@ -32,7 +32,7 @@ __all__ = [
     "CODE_VERSION", "FEATURIZERS", "Featurizer", "IGNORE_INDEX", "NO_LABEL", "QA_METADATA_KEYS",
     "QAPredictions", "RETRIEVAL_SIDES", "cache_key", "cached_featurize", "examples_fingerprint",
     "featurize_choices", "featurize_pairs", "featurize_qa", "featurize_sentences",
-    "featurize_split", "featurize_tagging", "featurizer_for", "language_ids", "load_cached",
+    "featurize_split", "featurize_tagging", "featurizer_for", "load_cached",
     "postprocess", "postprocess_details", "register_featurizer", "tagging_predictions_to_words",
     "tokenizer_fingerprint", "truncate_longest_first",
 ]

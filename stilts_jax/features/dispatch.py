@@ -186,17 +186,3 @@ def featurize_split(spec: TaskSpec, loaded: LoadedSplit, tokenizer, *,
     sides = (loaded.retrieval.source, loaded.retrieval.target)
     return {side: run(examples, side) for side, examples in zip(RETRIEVAL_SIDES, sides)}
   return run(loaded.examples, None)
-
-
-def language_ids(examples: Sequence[Any], languages: Sequence[str],
-                 example_index: np.ndarray | None = None) -> np.ndarray:
-  """int32 index into `languages` of each example's `language` (or of each feature row's example,
-  given `example_index`), so one batch can mix languages and metrics split by id afterwards."""
-  position = {lang: i for i, lang in enumerate(languages)}
-  ids = np.empty(len(examples), dtype=np.int32)
-  for i, e in enumerate(examples):
-    if e.language not in position:
-      raise ValueError(f"Example {e.guid!r} has language {e.language!r}, which is not one of "
-                       f"{' '.join(languages)}.")
-    ids[i] = position[e.language]
-  return ids if example_index is None else ids[np.asarray(example_index)]
