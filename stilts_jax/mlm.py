@@ -34,7 +34,7 @@ import numpy as np
 from stilts_jax.data.batching import DEFAULT_BUCKETS, TrainBatches
 from stilts_jax.features.common import (IGNORE_INDEX, SpecialIds, check_max_length, pad_rows,
                                         tokenize)
-from stilts_jax.tasks.loading import FILE_BUILDERS
+from stilts_jax.tasks.sources import FILE_BUILDERS
 
 MLM_PROBABILITY = 0.15
 MASK_REPLACE_PROB = 0.8    # of the selected tokens, share replaced by <mask>

@@ -17,7 +17,7 @@ from stilts_jax.examples import SentenceExample
 from stilts_jax.features import (
     IGNORE_INDEX, NO_LABEL, RETRIEVAL_SIDES, dispatch, featurize_split,
     tagging_predictions_to_words)
-from stilts_jax.tasks import TaskType, loading
+from stilts_jax.tasks import TaskType, sources
 from _fixtures import fixture_languages, write_fixtures
 
 CLS, PAD, SEP = 0, 1, 2
@@ -41,7 +41,7 @@ def no_hub(monkeypatch):
   """Overrides must win: any Hub access here is a bug."""
   def fail(*args, **kwargs):
     raise AssertionError(f"Hub load attempted: {args}")
-  monkeypatch.setattr(loading, "_load_hub", fail)
+  monkeypatch.setattr(sources, "_load_hub", fail)
 
 
 def featurize(spec, loaded, tokenizer, **kwargs):

@@ -14,8 +14,7 @@ import datasets
 import pytest
 
 from stilts_jax import tasks
-from stilts_jax.tasks import loading
-from stilts_jax.tasks.registry import CONVERSION_PARQUET, MAIN_PARQUET, PARQUET_CONVERSION
+from stilts_jax.tasks import sources
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "data.md"
 HUB_SOURCES = [s for s in map(tasks.get_source, tasks.list_sources()) if s.hub_id is not None]
@@ -48,7 +47,7 @@ def test_no_source_is_read_with_remote_code(monkeypatch):
   monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
   for source in HUB_SOURCES:
     with pytest.raises(RuntimeError, match="stop"):
-      loading._load_hub(source, next(iter(source.splits.values()))[0], "en")
+      sources._load_hub(source, next(iter(source.splits.values()))[0], "en")
   assert calls and all(set(kw) == {"split", "revision"} for kw in calls)
 
 
@@ -67,7 +66,7 @@ def test_parquet_conversion_branch_loads_with_the_declared_config(tmp_path):
          "answer2": "c", "answer3": "d", "label": 1}
   mirror = _write_conversion_branch(tmp_path / "cosmos_qa", [row])
   spec = dataclasses.replace(tasks.get_source("cosmosqa"), hub_id=str(mirror), revision=None)
-  ds, origin = loading._load_hub(spec, "validation", "en")
+  ds, origin = sources._load_hub(spec, "validation", "en")
   assert ds[0]["id"] == "c0" and origin.endswith("/default@main:validation")
   with pytest.raises(ValueError, match="plain_text"):
     datasets.load_dataset(str(mirror), "plain_text", split="train")
@@ -79,7 +78,7 @@ def test_a_script_repository_is_a_one_line_user_error(tmp_path):
   (repo / "cosmos_qa.py").write_text("raise SystemExit('never run')\n")
   spec = dataclasses.replace(tasks.get_source("cosmosqa"), hub_id=str(repo), revision=None)
   with pytest.raises(tasks.HubSourceError) as err:
-    loading._load_hub(spec, "train", "en")
+    sources._load_hub(spec, "train", "en")
   message = str(err.value)
   assert "holds a loading script" in message and "cosmos_qa.py" in message
   assert "--config.data.overrides.cosmosqa=DIR" in message and "\n" not in message

@@ -8,7 +8,7 @@ import pytest
 from stilts_jax import tasks
 from stilts_jax.examples import (ChoiceExample, PairExample, SentenceExample, SpanExample,
                                  TagExample)
-from stilts_jax.tasks import CCGDataMissingError, TaskType, loading
+from stilts_jax.tasks import CCGDataMissingError, TaskType, sources
 from _fixtures import fixture_languages, write_fixtures
 
 EXPECTED_TYPE = {TaskType.CLASSIFICATION: PairExample, TaskType.MULTIPLE_CHOICE: ChoiceExample,
@@ -26,10 +26,10 @@ def no_hub(monkeypatch):
   """Any Hub access in these tests is a bug: overrides must win."""
   def fail(*args, **kwargs):
     raise AssertionError(f"Hub load attempted: {args}")
-  monkeypatch.setattr(loading, "_load_hub", fail)
+  monkeypatch.setattr(sources, "_load_hub", fail)
 
 
-REAL_LOAD_HUB = loading._load_hub
+REAL_LOAD_HUB = sources._load_hub
 
 CASES = [(name, split, lang) for name in tasks.list_tasks()
          for split in tasks.get_task(name).splits for lang in fixture_languages(name, split)]
@@ -201,7 +201,7 @@ def test_hub_path_arguments(monkeypatch):
                                         "endings": ["runs.", "flies.", "sings.", "reads."],
                                         "label": "0"}])
 
-  monkeypatch.setattr(loading, "_load_hub", REAL_LOAD_HUB)  # undo no_hub; the Hub itself is fake
+  monkeypatch.setattr(sources, "_load_hub", REAL_LOAD_HUB)  # undo no_hub; the Hub itself is fake
   monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
   data = tasks.load_examples("hellaswag", "validation")
   assert calls == [("Rowan/hellaswag", None, {"split": "validation",

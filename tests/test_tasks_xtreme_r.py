@@ -8,7 +8,7 @@ import pytest
 
 from stilts_jax import tasks
 from stilts_jax.examples import ChoiceExample, PairExample, SpanExample, TagExample
-from stilts_jax.tasks import DataError, LocalDataMissingError, RegistryError, loading
+from stilts_jax.tasks import DataError, LocalDataMissingError, RegistryError, loading, sources
 from _fixtures import fixture_languages, write_fixtures
 from stilts_jax.tasks.target import PANX_LANGS, XNLI_LANGS, XQUAD_LANGS
 from stilts_jax.tasks.xtreme_r import PANX_R_ADDED, XCOPA_LANGS
@@ -30,7 +30,7 @@ def no_hub(monkeypatch):
   """Overrides must win; a test that wants the Hub path patches `_load_hub` itself."""
   def fail(*args, **kwargs):
     raise AssertionError(f"Hub load attempted: {args}")
-  monkeypatch.setattr(loading, "_load_hub", fail)
+  monkeypatch.setattr(sources, "_load_hub", fail)
 
 
 def _jsonl(path, rows):
@@ -122,7 +122,7 @@ def test_mnli_translated_train_every_language_from_hub(monkeypatch):
     rows = [{"premise": f"p-{language}", "hypothesis": f"h-{language}", "label": 2}]
     return datasets.Dataset.from_list(rows, features=feats), f"hub:{source.hub_id}:{hub_split}"
 
-  monkeypatch.setattr(loading, "_load_hub", fake_hub)
+  monkeypatch.setattr(sources, "_load_hub", fake_hub)
   for lang in XNLI_LANGS:
     data = tasks.load_examples("mnli_translated", "train", lang)
     assert data.examples[0].text_a == f"p-{lang}" and data.examples[0].label == 2

@@ -17,8 +17,9 @@ from stilts_jax.tasks import intermediate as _intermediate  # noqa: F401  (regis
 from stilts_jax.tasks import target as _target  # noqa: F401  (registers tasks)
 from stilts_jax.tasks import xtreme_r as _xtreme_r  # noqa: F401  (registers tasks)
 from stilts_jax.tasks.convert import DataError
-from stilts_jax.tasks.loading import (HubSourceError, LoadedSplit, LocalDataMissingError,
-                                      RetrievalData, load_examples, load_examples_multi)
+from stilts_jax.tasks.loading import (LoadedSplit, RetrievalData, load_examples,
+                                      load_examples_multi)
+from stilts_jax.tasks.sources import HubSourceError, LocalDataMissingError
 from stilts_jax.tasks.raw_formats import CCGDataMissingError
 from stilts_jax.tasks.registry import (RegistryError, SourceSpec, TaskSpec, TaskType, benchmark_tasks,
                                        get_source,
