@@ -15,6 +15,7 @@ import pytest
 
 from stilts_jax import tasks
 from stilts_jax.tasks import sources
+from stilts_jax.tasks.registry import CONVERSION_PARQUET, PARQUET_CONVERSION
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "data.md"
 HUB_SOURCES = [s for s in map(tasks.get_source, tasks.list_sources()) if s.hub_id is not None]
