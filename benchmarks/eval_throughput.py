@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
   def run(step, rows):
     with jax.set_mesh(mesh):  # as the pipeline: splash attention runs per shard
-      return evaluate.run_stream(rows, step, mesh, args.batch_size, buckets)
+      return evaluate.Evaluator(mesh, args.batch_size, buckets).stream(rows, step)
 
   cold_s, out = timed(lambda: run(stream, inputs))
   warm = []

@@ -53,6 +53,41 @@ class EvalPart:
     return len(self.features["input_ids"])
 
 
+@dataclasses.dataclass(frozen=True)
+class PartResult:
+  """One part scored, the same shape for every task kind (retrieval included)."""
+  part: EvalPart
+  scores: dict[str, float]  # task metric name (TaskSpec.metrics) -> value on 0-100
+  predictions: list[tuple[str, Any]]  # (guid, prediction), as the predictions files hold them
+  row_fields: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # e.g. bucc_source
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluator:
+  """How a phase evaluates, fixed once: the mesh, the global batch size and the length buckets.
+
+  `parts` scores classification, multiple-choice, tagging and span-QA tasks from a predict step;
+  `retrieval` scores BUCC and Tatoeba from an encoder's sentence embeddings. Both return one
+  `PartResult` per part and run every language in one stream (`stream`).
+  """
+  mesh: Any
+  batch_size: int
+  buckets: Sequence[int] | None = DEFAULT_BUCKETS
+
+  def stream(self, inputs: Mapping[str, np.ndarray], step: Callable[[dict], dict]
+             ) -> dict[str, np.ndarray]:
+    return run_stream(inputs, step, self.mesh, self.batch_size, self.buckets)
+
+  def parts(self, spec: TaskSpec, parts: Sequence[EvalPart], step: Callable[[dict], dict]
+            ) -> list[PartResult]:
+    return evaluate_parts(spec, parts, self.stream, step)
+
+  def retrieval(self, spec: TaskSpec, parts: Sequence[EvalPart], encoder, *, layer: int,
+                pooling: str = "mean", k: int = 4) -> list[PartResult]:
+    return evaluate_retrieval_task(spec, parts, encoder, self.stream, layer=layer,
+                                   pooling=pooling, k=k)
+
+
 def run_stream(inputs: Mapping[str, np.ndarray], step: Callable[[dict], dict], mesh,
                global_batch_size: int, buckets: Sequence[int] | None = DEFAULT_BUCKETS
                ) -> dict[str, np.ndarray]:
@@ -168,37 +203,35 @@ def main_score(scores: Mapping[str, float]) -> float:
   return float(np.mean(list(scores.values())))
 
 
-def evaluate_parts(spec: TaskSpec, parts: Sequence[EvalPart], step: Callable[[dict], dict], mesh,
-                   global_batch_size: int, buckets: Sequence[int] | None = DEFAULT_BUCKETS
-                   ) -> list[tuple[EvalPart, dict[str, float], list[Any]]]:
-  """Scores every part of `spec` from one stream; returns (part, scores, predictions) per part."""
+def evaluate_parts(spec: TaskSpec, parts: Sequence[EvalPart], stream, step: Callable[[dict], dict]
+                   ) -> list[PartResult]:
+  """Scores every part of `spec` from one stream (`Evaluator.parts`)."""
   if not parts:
     return []
-  outputs = run_stream(concat_parts(parts), step, mesh, global_batch_size, buckets)
+  outputs = stream(concat_parts(parts), step)
   results, start = [], 0
   for part in parts:
     sl = {k: v[start:start + part.rows] for k, v in outputs.items()}
     start += part.rows
     scores, preds = score_part(spec, part, sl)
-    results.append((part, scores, preds))
+    guids = (e.guid for e in part.loaded.examples)
+    results.append(PartResult(part, scores, list(zip(guids, preds))))
   return results
 
 
-def result_rows(task: str, results, **fields) -> list[dict]:
+def result_rows(task: str, results: Sequence[PartResult], **fields) -> list[dict]:
   """Tidy rows: one per (language, split, metric), values on 0–100, plus `fields` (intermediate…)."""
   rows = []
-  for part, scores, _ in results:
-    for name, value in scores.items():
-      rows.append(dict(fields, target=task, language=part.language, split=part.split,
+  for r in results:
+    for name, value in r.scores.items():
+      rows.append(dict(fields, target=task, language=r.part.language, split=r.part.split,
                        metric=RESULT_METRIC.get(name, name), value=float(value),
-                       data=part.loaded.data_summary()))
+                       data=r.part.loaded.data_summary(), **r.row_fields))
   return rows
 
 
-def evaluate_retrieval_task(spec: TaskSpec, parts: Sequence[EvalPart], encoder, mesh,
-                            global_batch_size: int, buckets: Sequence[int] | None, *, layer: int,
-                            pooling: str = "mean", fields: Mapping[str, Any] | None = None,
-                            k: int = 4, predictions: dict | None = None) -> list[dict]:
+def evaluate_retrieval_task(spec: TaskSpec, parts: Sequence[EvalPart], encoder, stream, *,
+                            layer: int, pooling: str = "mean", k: int = 4) -> list[PartResult]:
   """BUCC / Tatoeba from the encoder's sentence embeddings, every language in one stream.
 
   Tatoeba: English sentences query the other language's sentences, accuracy@1. That is XTREME's
@@ -207,18 +240,16 @@ def evaluate_retrieval_task(spec: TaskSpec, parts: Sequence[EvalPart], encoder, 
   found line with the gold line) and jiant's; the loader's `source` side is the non-English one.
   BUCC: ratio-margin mining (k=4, "max"), the threshold tuned on the validation ("sample") gold
   of each language and applied to its test split, as XTREME does.
-  `predictions`, if given, receives {(split, language): [(guid, prediction)]} in the submission
-  writer's form: Tatoeba, the retrieved index per English query; BUCC, each source sentence's
-  mined [src, trg] pairs at the threshold.
+  Predictions, in the submission writer's form: Tatoeba, the retrieved index per English query;
+  BUCC, each source sentence's mined [src, trg] pairs at the threshold. Results come validation
+  first (BUCC's test threshold is the one tuned on validation).
   """
-  fields = dict(fields or {})
   graphdef, params = nnx.split(encoder, nnx.Param)
   embed = steps.make_embed_step(graphdef, layer, pooling)
   params = nnx.to_pure_dict(params)
   sides = [(part, side) for part in parts for side in ("source", "target")]
   inputs = {k2: np.concatenate([p.features[side][k2] for p, side in sides]) for k2 in MODEL_INPUTS}
-  emb = run_stream(inputs, lambda b: {"emb": embed(params, b)}, mesh, global_batch_size,
-                   buckets)["emb"]
+  emb = stream(inputs, lambda b: {"emb": embed(params, b)})["emb"]
   by_side, start = {}, 0
   for part, side in sides:
     feats = part.features[side]
@@ -235,18 +266,14 @@ def evaluate_retrieval_task(spec: TaskSpec, parts: Sequence[EvalPart], encoder, 
     src, src_emb = by_side[(part.split, part.language, "source")]
     trg, trg_emb = by_side[(part.split, part.language, "target")]
     gold = part.loaded.retrieval.gold
-    row = dict(fields, target=spec.name, language=part.language, split=part.split,
-               data=part.loaded.data_summary())
     if spec.name == "tatoeba":
       src_pos = {e.guid: i for i, e in enumerate(src)}
       trg_pos = {e.guid: i for i, e in enumerate(trg)}
       query = trg_emb[[trg_pos[t] for _, t in gold]]
       index = src_emb[[src_pos[s] for s, _ in gold]]
       nearest = metrics.tatoeba_nearest(query, index)  # once: scored and written alike
-      out.append(dict(row, metric="accuracy", value=metrics.tatoeba_accuracy_of(nearest)))
-      if predictions is not None:
-        predictions[(part.split, part.language)] = [
-            (t, int(j)) for (_, t), j in zip(gold, nearest)]
+      out.append(PartResult(part, {"tatoeba_accuracy": metrics.tatoeba_accuracy_of(nearest)},
+                            [(t, int(j)) for (_, t), j in zip(gold, nearest)]))
       continue
     candidates = retrieval.mine_bitext(
         src_emb, trg_emb, [e.guid for e in src], [e.guid for e in trg], k=k,
@@ -258,13 +285,10 @@ def evaluate_retrieval_task(spec: TaskSpec, parts: Sequence[EvalPart], encoder, 
       raise ValueError(f"bucc2018 {part.split}/{part.language}: the threshold is tuned on the "
                        "validation split; evaluate 'validation' too (config.eval.splits).")
     scores = metrics.bucc_f1(candidates, gold_set, thresholds[part.language])
-    if predictions is not None:
-      mined: dict[str, list] = {}
-      for (src_id, trg_id), score in sorted(candidates.items()):
-        if score >= thresholds[part.language]:
-          mined.setdefault(src_id, []).append([src_id, trg_id])
-      predictions[(part.split, part.language)] = sorted(mined.items())
-    for name in ("f1", "precision", "recall"):
-      out.append(dict(row, metric=name, value=float(scores[name]),
-                      bucc_source=part.loaded.source_kind))
+    mined: dict[str, list] = {}
+    for (src_id, trg_id), score in sorted(candidates.items()):
+      if score >= thresholds[part.language]:
+        mined.setdefault(src_id, []).append([src_id, trg_id])
+    out.append(PartResult(part, {m: float(scores[m]) for m in ("f1", "precision", "recall")},
+                          sorted(mined.items()), {"bucc_source": part.loaded.source_kind}))
   return out

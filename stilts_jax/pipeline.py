@@ -240,15 +240,15 @@ def _eval_parts(ctx: Context, spec, max_length: int | None) -> list[evaluate.Eva
 
 
 def _write_predictions(ctx: Context, setting: str, target: str,
-                       items: dict[tuple[str, str], list]) -> None:
+                       results: list[evaluate.PartResult]) -> None:
   """predictions/<setting>/<target>/<split>-<lang>.jsonl: {"guid", "prediction"} per line."""
   if not ctx.is_main():
     return
   out = ctx.workdir / "predictions" / setting / target
   out.mkdir(parents=True, exist_ok=True)
-  for (split, language), rows in items.items():
-    with (out / f"{split}-{language}.jsonl").open("w") as f:
-      for guid, pred in rows:
+  for r in results:
+    with (out / f"{r.part.split}-{r.part.language}.jsonl").open("w") as f:
+      for guid, pred in r.predictions:
         f.write(json.dumps({"guid": guid, "prediction": pred}, ensure_ascii=False) + "\n")
 
 
@@ -269,13 +269,11 @@ def run_target(ctx: Context, setting: str, intermediate: PhaseDir | None,
   fields = dict(intermediate=None if setting == "none" else setting, seed=ctx.config.seed,
                 model=str(ctx.config.model.name), config=fingerprint)
   encoder = _initial_encoder(ctx, phase, intermediate)
+  evaluator = evaluate.Evaluator(ctx.mesh, hp.eval_batch_size, ctx.buckets)
   if spec.task_type == TaskType.RETRIEVAL:
-    predictions: dict = {}
-    rows = evaluate.evaluate_retrieval_task(
-        spec, _eval_parts(ctx, spec, hp.max_length), encoder, ctx.mesh,
-        hp.eval_batch_size, ctx.buckets, layer=ctx.config.retrieval.layer,
-        pooling=ctx.config.retrieval.pooling, fields=fields, predictions=predictions)
-    _write_predictions(ctx, setting, target, predictions)
+    results = evaluator.retrieval(spec, _eval_parts(ctx, spec, hp.max_length), encoder,
+                                  layer=ctx.config.retrieval.layer,
+                                  pooling=ctx.config.retrieval.pooling)
   else:
     model = attach_heads(encoder, {target: (spec.task_type.value, spec.num_labels or 1)},
                          mesh=ctx.mesh, seed=ctx.config.seed)
@@ -294,12 +292,9 @@ def run_target(ctx: Context, setting: str, intermediate: PhaseDir | None,
     graphdef = nnx.graphdef(model)
     predict = steps.make_predict_step(graphdef, {target: spec.task_type.value})
     step = lambda b: predict(params, b, head=target)
-    results = evaluate.evaluate_parts(spec, _eval_parts(ctx, spec, hp.max_length), step,
-                                      ctx.mesh, hp.eval_batch_size, ctx.buckets)
-    _write_predictions(ctx, setting, target, {
-        (part.split, part.language): list(zip((e.guid for e in part.loaded.examples), preds))
-        for part, _, preds in results})
-    rows = evaluate.result_rows(target, results, **fields)
+    results = evaluator.parts(spec, _eval_parts(ctx, spec, hp.max_length), step)
+  _write_predictions(ctx, setting, target, results)
+  rows = evaluate.result_rows(target, results, **fields)
   if ctx.is_main():
     paths.write_atomic(phase.results_file, "".join(json.dumps(r) + "\n" for r in rows))
   phase.mark_completed(rows=len(rows))

@@ -181,7 +181,7 @@ def sentence_embeddings(encoder, batch: Mapping[str, jax.Array], layer: int,
 def make_embed_step(encoder_graphdef: nnx.GraphDef, layer: int, pooling: str = "mean") -> Callable:
   """`embed_step(encoder_params, batch) -> [B, H] float32`.
 
-  Cached per (graphdef, layer, pooling): `evaluate_retrieval_task` asks for a step on every call
+  Cached per (graphdef, layer, pooling): `Evaluator.retrieval` asks for a step on every call
   (BUCC, then Tatoeba, then again for the next setting), and a fresh `jax.jit` each time would
   recompile every length bucket for the same encoder.
   """

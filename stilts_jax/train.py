@@ -98,17 +98,16 @@ def _batches(task: PhaseTask, micro: int, seed: int, index: int, count: int, buc
   return TrainBatches(features, micro, seed, index, count, buckets, group_by_length=True)
 
 
-def dev_score(params, predict_step, tasks: Sequence[PhaseTask], mesh, batch_size: int,
-              buckets) -> float | None:
+def dev_score(params, predict_step, tasks: Sequence[PhaseTask],
+              evaluator: evaluate.Evaluator) -> float | None:
   """Mean over tasks of the main English-dev score (jiant's EqualMetricAggregator)."""
   scores = []
   for task in tasks:
     if not task.dev_parts:
       continue
     step = lambda b, head=task.head: predict_step(params, b, head=head)
-    results = evaluate.evaluate_parts(task.dev_spec, task.dev_parts, step, mesh, batch_size,
-                                      buckets)
-    scores.append(np.mean([evaluate.main_score(s) for _, s, _ in results]))
+    results = evaluator.parts(task.dev_spec, task.dev_parts, step)
+    scores.append(np.mean([evaluate.main_score(r.scores) for r in results]))
   return float(np.mean(scores)) if scores else None
 
 
@@ -162,6 +161,7 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
   train_step = steps.make_train_step(graphdef, tx, head_types, state_sharding=state_sharding,
                                      batch_sharding=shd.batch_sharding(mesh))
   predict_step = steps.make_predict_step(graphdef, head_types)
+  evaluator = evaluate.Evaluator(mesh, hp.eval_batch_size, buckets)
   tracker = Tracker(workdir, name, total, start)
   mix = f" ({', '.join(f'{h}: {p:.2f}' for h, p in sorted(probs.items()))})" if len(probs) > 1 else ""
   tracker.note(f"[{name}] {total} steps{mix}, batch {hp.batch_size} = {micro} x {hp.grad_accum}, "
@@ -215,7 +215,7 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
     if done % (hp.log_every_steps * accum) == 0 or is_eval or ckpt.should_save(done):
       flush(done)
     if is_eval:
-      score = dev_score(state["params"], predict_step, tasks, mesh, hp.eval_batch_size, buckets)
+      score = dev_score(state["params"], predict_step, tasks, evaluator)
       if score is not None:
         tracker.scalars(done, {"score": score}, prefix="dev")
         if history["best_score"] is None or score > history["best_score"]:

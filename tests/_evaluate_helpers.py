@@ -178,19 +178,19 @@ def run_tasks(model: TaskModel, parts: dict[str, list[evaluate.EvalPart]], mesh,
     if spec.task_type == TaskType.RETRIEVAL:
       rows = []
       for group in groups:
-        rows += evaluate.evaluate_retrieval_task(spec, group, model.encoder, mesh, GLOBAL_BATCH,
-                                                 BUCKETS, layer=RETRIEVAL_LAYER,
-                                                 fields={"intermediate": "mnli"})
+        results = evaluate.Evaluator(mesh, GLOBAL_BATCH, BUCKETS).retrieval(
+            spec, group, model.encoder, layer=RETRIEVAL_LAYER)
+        rows += evaluate.result_rows(spec.name, results, intermediate="mnli")
       out[task] = {f"{r['split']}/{r['language']}/{r['metric']}": r for r in rows}
       assert len(out[task]) == len(rows), "duplicate retrieval rows"
       continue
     step = CountingStep(predict, params, task)
     results = []
     for group in groups:
-      results += evaluate.evaluate_parts(spec, group, step, mesh, GLOBAL_BATCH, BUCKETS)
-    out[task] = {f"{part.split}/{part.language}": {"scores": plain(scores),
-                                                   "predictions": plain(preds)}
-                 for part, scores, preds in results}
+      results += evaluate.Evaluator(mesh, GLOBAL_BATCH, BUCKETS).parts(spec, group, step)
+    out[task] = {f"{r.part.split}/{r.part.language}": {"scores": plain(r.scores),
+                                                       "predictions": plain(r.predictions)}
+                 for r in results}
     out["rows"][task] = step.real_rows
   return out
 
@@ -236,7 +236,7 @@ def echo_stream(parts, mesh) -> dict[str, np.ndarray]:
   import jax.numpy as jnp
   step = lambda b: {"pred": b["input_ids"],
                     "rowsum": jnp.sum(b["input_ids"] * b["attention_mask"], axis=1)}
-  return evaluate.run_stream(echo_inputs(parts), step, mesh, GLOBAL_BATCH, BUCKETS)
+  return evaluate.Evaluator(mesh, GLOBAL_BATCH, BUCKETS).stream(echo_inputs(parts), step)
 
 
 def check_echo(parts, out) -> None:

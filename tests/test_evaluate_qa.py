@@ -106,11 +106,11 @@ def test_perfect_logits_recover_gold_answers(qa_tokenizer, task, languages):
   parts = [_part(task, lang, qa_tokenizer) for lang in languages]
   table = _gold_logits(parts)
   mesh = H.mesh_for({"data": 2, "fsdp": 4})
-  results = evaluate.evaluate_parts(get_task(task), parts, _perfect_step(table), mesh,
-                                    H.GLOBAL_BATCH, (32, 48))
-  assert [p.language for p, _, _ in results] == list(languages)
-  for part, scores, preds in results:
-    assert preds == [e.answers[0].text for e in part.loaded.examples], part.language
+  results = evaluate.Evaluator(mesh, H.GLOBAL_BATCH, (32, 48)).parts(
+      get_task(task), parts, _perfect_step(table))
+  assert [r.part.language for r in results] == list(languages)
+  for part, scores, preds in ((r.part, r.scores, r.predictions) for r in results):
+    assert preds == [(e.guid, e.answers[0].text) for e in part.loaded.examples], part.language
     assert set(scores.values()) == {100.0}, (part.language, scores)
     assert len(scores) == 2
 
@@ -129,9 +129,9 @@ def test_answer_outside_max_context_window_is_not_taken(qa_tokenizer):
     r = other[0]
     table[f["input_ids"][r][f["attention_mask"][r] == 1].tobytes()] = (
         int(f["start_positions"][r]), int(f["end_positions"][r]))
-  results = evaluate.evaluate_parts(get_task("xquad"), [part], _perfect_step(table),
-                                    H.mesh_for(None), H.GLOBAL_BATCH, (32, 48))
-  _, scores, preds = results[0]
+  (result,) = evaluate.Evaluator(H.mesh_for(None), H.GLOBAL_BATCH, (32, 48)).parts(
+      get_task("xquad"), [part], _perfect_step(table))
+  scores, preds = result.scores, [p for _, p in result.predictions]
   assert preds != [e.answers[0].text for e in part.loaded.examples]
   assert scores["squad_em"] < 100.0
 

@@ -163,9 +163,9 @@ def test_bucc_test_split_uses_the_validation_threshold(parts, monkeypatch, form)
   validation = [p for p in parts[form] if p.split == "validation"]
   # Test parts listed first, to show the order of `parts` does not matter.
   test = [_shifted_test_part(p) for p in validation]
-  rows = evaluate.evaluate_retrieval_task(get_task("bucc2018"), test + validation, model.encoder,
-                                          mesh, H.GLOBAL_BATCH, H.BUCKETS,
-                                          layer=H.RETRIEVAL_LAYER)
+  results = evaluate.Evaluator(mesh, H.GLOBAL_BATCH, H.BUCKETS).retrieval(
+      get_task("bucc2018"), test + validation, model.encoder, layer=H.RETRIEVAL_LAYER)
+  rows = evaluate.result_rows("bucc2018", results)
   tuned = {gold: value for gold, value in calls["optimal"]}
   by_gold = {frozenset(p.loaded.retrieval.gold): p for p in validation + test}
   # Thresholds are tuned on validation gold only, once per language.
@@ -185,15 +185,15 @@ def test_bucc_test_split_without_validation_raises(parts):
   test = [p for p in parts["bucc2018"] if p.split == "test"]
   with pytest.raises(ValueError, match=r"bucc2018 test/\w+: the threshold is tuned on the "
                                        r"validation split; evaluate 'validation' too"):
-    evaluate.evaluate_retrieval_task(get_task("bucc2018"), test, model.encoder, mesh,
-                                     H.GLOBAL_BATCH, H.BUCKETS, layer=H.RETRIEVAL_LAYER)
+    evaluate.Evaluator(mesh, H.GLOBAL_BATCH, H.BUCKETS).retrieval(
+        get_task("bucc2018"), test, model.encoder, layer=H.RETRIEVAL_LAYER)
 
 
 def test_retrieval_with_an_out_of_range_layer_raises(parts):
   mesh, model, _ = H.setup_for(None)
   with pytest.raises(ValueError, match="retrieval layer 7 is out of range"):
-    evaluate.evaluate_retrieval_task(get_task("tatoeba"), parts["tatoeba"], model.encoder, mesh,
-                                     H.GLOBAL_BATCH, H.BUCKETS, layer=7)
+    evaluate.Evaluator(mesh, H.GLOBAL_BATCH, H.BUCKETS).retrieval(
+        get_task("tatoeba"), parts["tatoeba"], model.encoder, layer=7)
 
 
 @pytest.mark.parametrize("form", ["tatoeba", "bucc2018"])
@@ -204,11 +204,12 @@ def test_retrieval_predictions_feed_the_submission_writer(parts, form, tmp_path)
   from stilts_jax.report import write_submission
   mesh, model, _ = H.setup_for(None)
   task_parts = parts[form]
-  predictions = {}
-  rows = evaluate.evaluate_retrieval_task(get_task(form), task_parts, model.encoder, mesh,
-                                          H.GLOBAL_BATCH, H.BUCKETS, layer=H.RETRIEVAL_LAYER,
-                                          predictions=predictions)
-  assert set(predictions) == {(p.split, p.language) for p in task_parts}
+  results = evaluate.Evaluator(mesh, H.GLOBAL_BATCH, H.BUCKETS).retrieval(
+      get_task(form), task_parts, model.encoder, layer=H.RETRIEVAL_LAYER)
+  rows = evaluate.result_rows(form, results)
+  predictions = {(r.part.split, r.part.language): r.predictions for r in results}
+  assert len(predictions) == len(results) and set(predictions) == {
+      (p.split, p.language) for p in task_parts}
   out = tmp_path / "pred" / form
   out.mkdir(parents=True)
   for (split, lang), items in predictions.items():

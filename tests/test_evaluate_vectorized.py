@@ -64,7 +64,7 @@ def test_reference_covers_every_example_once(parts, reference):
       got = {k.rsplit("/", 1)[0] for k in reference[task]}
       assert got == {f"{p.split}/{p.language}" for p in task_parts}, task
   # The model's outputs depend on the input (else mis-joined rows would go unnoticed).
-  xnli = [x for r in reference["xnli"].values() for x in r["predictions"]]
+  xnli = [pred for r in reference["xnli"].values() for _, pred in r["predictions"]]
   assert len(set(xnli)) > 1, xnli
 
 
@@ -125,7 +125,7 @@ def test_predict_step_compiles_once_per_bucket_not_per_language(parts, monkeypat
   xnli = parts["xnli"]
   used = _buckets_used(xnli, gbs, buckets)
   assert 1 < len(used) < len({p.language for p in xnli})
-  run = lambda head, ps, step: evaluate.evaluate_parts(get_task(head), ps, step, mesh, gbs, buckets)
+  run = lambda head, ps, step: evaluate.Evaluator(mesh, gbs, buckets).parts(get_task(head), ps, step)
   step = H.CountingStep(predict, params, "xnli")
   run("xnli", xnli, step)
   assert {s[1] for s in step.shapes} == used
@@ -149,8 +149,8 @@ def test_embed_step_compiles_once_per_bucket_across_retrieval_tasks(parts, monke
                       for p in ps for s in ("source", "target")]
   for task in ("tatoeba", "bucc2018", "tatoeba"):  # the second Tatoeba run compiles nothing
     spec = get_task(task)
-    evaluate.evaluate_retrieval_task(spec, parts[task], model.encoder, mesh, H.GLOBAL_BATCH,
-                                     H.BUCKETS, layer=H.RETRIEVAL_LAYER)
+    evaluate.Evaluator(mesh, H.GLOBAL_BATCH, H.BUCKETS).retrieval(
+        spec, parts[task], model.encoder, layer=H.RETRIEVAL_LAYER)
   used = (_buckets_used(sides(parts["tatoeba"]), H.GLOBAL_BATCH, H.BUCKETS)
           | _buckets_used(sides(parts["bucc2018"]), H.GLOBAL_BATCH, H.BUCKETS))
   assert sorted(s[1] for s in traces) == sorted(used)
@@ -171,8 +171,8 @@ def test_part_without_gold_labels_raises_clearly(parts, task):
   step = lambda b: {"pred": jnp.zeros(b["input_ids"].shape[:1 if task == "xnli" else 2],
                                       jnp.int32)}
   with pytest.raises(ValueError, match=f"{task} {part.split}/{part.language} has no gold labels"):
-    evaluate.evaluate_parts(spec, [parts[task][0], part], step, H.mesh_for(None),
-                            H.GLOBAL_BATCH, H.BUCKETS)
+    evaluate.Evaluator(H.mesh_for(None), H.GLOBAL_BATCH, H.BUCKETS).parts(
+        spec, [parts[task][0], part], step)
 
 
 RESULT_METRICS = {"xnli": {"accuracy"}, "panx": {"f1"}, "udpos": {"f1"},
@@ -201,12 +201,12 @@ def test_result_rows_are_tidy(parts, reference):
   mesh = H.mesh_for(None)
   for task in ("xnli", "panx", "udpos", "xquad", "mlqa"):
     spec = get_task(task)
-    results = evaluate.evaluate_parts(spec, parts[task], _cheap_step(spec.task_type.value), mesh,
-                                      H.GLOBAL_BATCH, H.BUCKETS)
+    results = evaluate.Evaluator(mesh, H.GLOBAL_BATCH, H.BUCKETS).parts(
+        spec, parts[task], _cheap_step(spec.task_type.value))
     rows = evaluate.result_rows(task, results, intermediate="mnli", seed=3)
     assert all(TIDY | {"seed", "data"} == set(r) for r in rows), rows[0]
     # Each row says what its score was computed on: the examples of that language, no skips.
-    for part, _, _ in results:
+    for part in (r.part for r in results):
       assert {r["data"]["examples"] for r in rows if r["language"] == part.language
               and r["split"] == part.split} == {len(part.loaded.examples)}
     assert {r["metric"] for r in rows} == RESULT_METRICS[task]

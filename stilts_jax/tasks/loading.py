@@ -296,7 +296,8 @@ def _load_retrieval(task: TaskSpec, split: str, language: str, overrides: dict[s
   """Both sides and the gold pairs: original BUCC files, LASER's Tatoeba files, or gold-pair rows.
 
   Orientation: `source` is the non-English side, `target` English, as XTREME writes and pairs
-  them (see evaluate.evaluate_retrieval_task for which side queries which).
+  them (see evaluate.evaluate_retrieval_task, behind Evaluator.retrieval, for which side
+  queries which).
   """
   (source_name,) = task.sources[split]
   source = get_source(source_name)
