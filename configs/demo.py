@@ -8,13 +8,11 @@ several languages. Data, tokenizer and a tiny random "pretrained" XLM-R are gene
 WORKDIR/demo_assets (see stilts_jax/demo.py) and loaded through the real loaders.
 """
 
-import sys
-from pathlib import Path
-
 import ml_collections
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import base  # noqa: E402
+from stilts_jax.run_config import sibling_config
+
+base = sibling_config(__file__, "base")
 
 TARGETS = ("xnli", "panx", "xquad", "tatoeba")
 

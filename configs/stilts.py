@@ -13,13 +13,10 @@ Arguments (comma-separated, `key=value`):
 Any other setting: --config.some.key=value (the config is locked, so a typo is an error).
 """
 
-import sys
-from pathlib import Path
+from stilts_jax.run_config import sibling_config
+from stilts_jax.setting import Setting
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import base  # noqa: E402
-
-from stilts_jax.setting import Setting  # noqa: E402
+base = sibling_config(__file__, "base")
 
 
 def parse_arg(arg: str, **defaults) -> dict:

@@ -39,6 +39,32 @@ class ConfigError(UserError, ValueError):
   """A config value that cannot work; the message names the key and the valid values."""
 
 
+def sibling_config(config_file: str, name: str) -> Any:
+  """The config module `name` in the folder of `config_file` (e.g. base.py for stilts.py), loaded
+  by path and shared by every config file of that folder.
+
+  By path rather than by import: the files a run names (`--config=configs/stilts.py`) are the
+  ones it uses, whatever copy of the project is installed (an edit to a checkout's base.py always
+  takes effect), and no generic name like `base` is put on sys.path where other code imports.
+  """
+  import importlib.util
+  import sys
+  path = os.path.join(os.path.dirname(os.path.abspath(config_file)), f"{name}.py")
+  key = f"stilts_jax.configs:{path}"
+  if key not in sys.modules:
+    if not os.path.isfile(path):
+      raise ConfigError(f"{config_file} needs {name}.py beside it, and {path} does not exist.")
+    spec = importlib.util.spec_from_file_location(key, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[key] = module
+    try:
+      spec.loader.exec_module(module)
+    except BaseException:
+      del sys.modules[key]
+      raise
+  return sys.modules[key]
+
+
 def parse_setting(text: str) -> Setting:
   """`Setting.parse`, its error a ConfigError like every other bad value of the config."""
   try:

@@ -5,7 +5,6 @@ Kept free of pytest so the subprocess script (`_pipeline_run.py`) can import it 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -17,13 +16,9 @@ CONFIGS = REPO / "configs"
 
 
 def load_config_module(name: str):
-  """configs/<name>.py as a module (they import `base` from their own directory)."""
-  if str(CONFIGS) not in sys.path:
-    sys.path.insert(0, str(CONFIGS))
-  spec = importlib.util.spec_from_file_location(f"_stilts_config_{name}", CONFIGS / f"{name}.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  """configs/<name>.py as a module, loaded as the config files load their `base`."""
+  from stilts_jax.run_config import sibling_config
+  return sibling_config(str(CONFIGS / f"{name}.py"), name)
 
 
 def phase_hp(**overrides):

@@ -191,3 +191,23 @@ def test_recipe_diff_names_each_changed_key():
   new = {"train": {"hp": {"lr": 2, "epochs": 2}, "seed": 1, "x": "a"}, "eval": {}}
   assert run_config.recipe_diff(old, new) == [
       "eval.limit: null -> (absent)", "train.hp.lr: 1 -> 2", 'train.x: (absent) -> "a"']
+
+
+def test_config_files_load_their_base_from_their_own_folder(tmp_path):
+  """configs/stilts.py and demo.py share one base module loaded from their folder by path: no
+  `base` module or configs/ folder on the import path, and a copy of the folder (an edited
+  checkout) uses its own base.py."""
+  import sys
+  stilts, demo = H.load_config_module("stilts"), H.load_config_module("demo")
+  assert stilts.base is demo.base is H.load_config_module("base")
+  assert "base" not in sys.modules and str(H.CONFIGS) not in sys.path
+  copy = tmp_path / "configs"
+  copy.mkdir()
+  (copy / "base.py").write_text("MARK = 'edited copy'\n")
+  (copy / "child.py").write_text("from stilts_jax.run_config import sibling_config\n"
+                                 "base = sibling_config(__file__, 'base')\n")
+  child = run_config.sibling_config(str(copy / "child.py"), "child")
+  assert child.base.MARK == "edited copy" and child.base is not stilts.base
+  with pytest.raises(run_config.ConfigError, match=r"lonely.py needs base.py beside it"):
+    run_config.sibling_config(str(tmp_path / "lonely.py"), "base")
+
