@@ -23,13 +23,11 @@ from stilts_jax import metrics, retrieval, steps
 from stilts_jax import sharding as shd
 from stilts_jax.data import (DEFAULT_BUCKETS, INDEX_KEY, eval_batches, process_slice, real_lengths,
                              to_global_batch)
-from stilts_jax.features import postprocess, tagging_predictions_to_words
-from stilts_jax.tasks import TaskSpec, TaskType
+from stilts_jax.kinds import KINDS, get_kind
+from stilts_jax.tasks import TaskSpec
 from stilts_jax.tasks.loading import LoadedSplit
 
 MODEL_INPUTS = ("input_ids", "attention_mask")
-# How per-token outputs are padded back to the full length T after bucketed batches.
-_OUTPUT_PAD = {"start_logits": -1e9, "end_logits": -1e9, "pred": -1}
 
 # Task metric names (TaskSpec.metrics) → the metric names of results rows.
 RESULT_METRIC = {
@@ -107,14 +105,16 @@ def run_stream(inputs: Mapping[str, np.ndarray], step: Callable[[dict], dict], m
       out = step({k: batch[k] for k in batch if k != INDEX_KEY})
     dispatched.append((batch[INDEX_KEY], out))  # device arrays: no sync yet
   results: dict[str, np.ndarray] = {}
+  # How per-token outputs are padded back to the full length T (each kind says for its outputs).
+  output_pad = {k: v for kind in KINDS.values() for k, v in kind.output_pad.items()}
   for rows, out in dispatched:
     rows = shd.host_array(rows)
     keep = rows >= 0
     for name, value in out.items():
       value = shd.host_array(value)[keep]
-      if value.ndim >= 2 and name in _OUTPUT_PAD and value.shape[1] < full_len:
+      if value.ndim >= 2 and name in output_pad and value.shape[1] < full_len:
         pad = [(0, 0), (0, full_len - value.shape[1])] + [(0, 0)] * (value.ndim - 2)
-        value = np.pad(value, pad, constant_values=_OUTPUT_PAD[name])
+        value = np.pad(value, pad, constant_values=output_pad[name])
       if name not in results:
         results[name] = np.zeros((n,) + value.shape[1:], value.dtype)
       results[name][order[rows[keep]]] = value
@@ -130,20 +130,6 @@ def concat_parts(parts: Sequence[EvalPart], keys: Sequence[str] = MODEL_INPUTS
   return {k: np.concatenate([p.features[k] for p in parts]) for k in keys}
 
 
-def _label_names(spec: TaskSpec, part: EvalPart) -> Sequence[str]:
-  names = part.loaded.label_names or spec.labels
-  if names is None:
-    raise ValueError(f"{spec.name}: no label names for {part.split}/{part.language}.")
-  return names
-
-
-def _binary_f1(gold: Sequence[int], pred: Sequence[int]) -> float:
-  gold, pred = np.asarray(gold), np.asarray(pred)
-  tp = int(((gold == 1) & (pred == 1)).sum())
-  denom = 2 * tp + int(((gold == 0) & (pred == 1)).sum()) + int(((gold == 1) & (pred == 0)).sum())
-  return 100.0 * 2 * tp / denom if denom else 0.0
-
-
 def _has_gold(example) -> bool:
   # Tagging examples carry `labels` (one per word), the others one `label`; span-QA gold is
   # checked by the loader (a SQuAD 1.1-style row without answers is a DataError).
@@ -154,48 +140,14 @@ def _has_gold(example) -> bool:
 
 def score_part(spec: TaskSpec, part: EvalPart, outputs: Mapping[str, np.ndarray]
                ) -> tuple[dict[str, float], list[Any]]:
-  """({task metric name: value}, per-example predictions) for one part."""
+  """({task metric name: value}, per-example predictions) for one part, by its kind's scorer."""
   examples = part.loaded.examples
   if not all(map(_has_gold, examples)):
     raise ValueError(f"{spec.name} {part.split}/{part.language} has no gold labels to score.")
-  task_type = TaskType(spec.task_type)
-  scores: dict[str, float] = {}
-  if task_type in (TaskType.CLASSIFICATION, TaskType.MULTIPLE_CHOICE):
-    pred = np.zeros(len(examples), np.int64)
-    pred[part.features["example_index"]] = outputs["pred"]
-    gold = [e.label for e in examples]
-    scores["accuracy"] = metrics.accuracy(gold, pred.tolist())
-    if "f1" in spec.metrics:
-      scores["f1"] = _binary_f1(gold, pred)
-    names = _label_names(spec, part) if task_type == TaskType.CLASSIFICATION else None
-    predictions = [names[p] if names else int(p) for p in pred]
-  elif task_type == TaskType.TAGGING:
-    names = _label_names(spec, part)
-    words = tagging_predictions_to_words(part.features, outputs["pred"], len(examples))
-    pred = [[names[max(p, 0)] for p in w] for w in words]
-    gold = [[names[l] for l in e.labels] for e in examples]
-    if "seqeval_f1" in spec.metrics:
-      scores["seqeval_f1"] = metrics.tagging_f1(gold, pred)
-    if "token_accuracy" in spec.metrics:
-      scores["token_accuracy"] = metrics.accuracy(sum(gold, []), sum(pred, []))
-    predictions = pred
-  elif task_type == TaskType.SPAN_QA:
-    texts = postprocess(examples, part.features, outputs["start_logits"], outputs["end_logits"],
-                        version_2_with_negative=spec.squad_v2)
-    refs = {e.guid: [a.text for a in e.answers] for e in examples}
-    if spec.squad_v2:
-      v2 = metrics.squad_v2(texts, refs)
-      scores["squad_v2_best_em"], scores["squad_v2_best_f1"] = v2["exact"], v2["f1"]
-    elif "mlqa_em" in spec.metrics:
-      r = metrics.mlqa_em_f1(texts, refs, part.language)
-      scores["mlqa_em"], scores["mlqa_f1"] = r["exact_match"], r["f1"]
-    else:
-      r = metrics.squad_em_f1(texts, refs)
-      scores["squad_em"], scores["squad_f1"] = r["exact_match"], r["f1"]
-    predictions = [texts.get(e.guid, "") for e in examples]
-  else:
-    raise ValueError(f"{spec.name}: task type {task_type.value} is scored by retrieval, not here.")
-  return scores, predictions
+  kind = get_kind(spec.task_type.value)
+  if kind.score is None:
+    raise ValueError(f"{spec.name}: task type {kind.name} is scored by retrieval, not here.")
+  return kind.score(spec, part, outputs)
 
 
 def main_score(scores: Mapping[str, float]) -> float:

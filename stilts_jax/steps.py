@@ -1,4 +1,4 @@
-"""Losses per task type and the jitted train, predict and embed steps.
+"""The jitted train, predict and embed steps (each kind's loss and predictions: `kinds/`).
 
 The train state is a plain pytree, which Orbax saves as is:
   {"params": pure dict of the TaskModel's parameters ({"encoder": ..., "heads": {name: ...}}),
@@ -20,17 +20,9 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from stilts_jax.features import IGNORE_INDEX
+from stilts_jax.kinds import get_kind
 
 State = dict[str, Any]
-
-
-def _cross_entropy(logits: jax.Array, labels: jax.Array, weights: jax.Array):
-  """(sum of weighted NLL, sum of weights); labels outside [0, K) must carry weight 0."""
-  logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-  safe = jnp.clip(labels, 0, logits.shape[-1] - 1)
-  nll = -jnp.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]
-  return (nll * weights).sum(), weights.sum()
 
 
 def _row_weights(batch: Mapping[str, jax.Array]) -> jax.Array:
@@ -46,22 +38,12 @@ def task_loss(model, head: str, head_type: str, batch: Mapping[str, jax.Array],
   rows = _row_weights(batch)
   # Packed rows carry several examples: segment ids, and for classification each one's <s>.
   packed = {k: batch[k] for k in ("segment_ids", "cls_positions") if k in batch}
+  kind = get_kind(head_type)
+  if kind.loss is None:
+    raise ValueError(f"no loss for head type {head_type!r}.")
   outputs = model(head, batch["input_ids"], batch["attention_mask"], dropout_rng=dropout_rng,
                   **packed)
-  if head_type in ("classification", "multiple_choice"):
-    labels = batch["label"]  # [B], or [B, S] packed (-1 = empty slot)
-    weights = rows.reshape(rows.shape + (1,) * (labels.ndim - 1)) * (labels >= 0)
-    total, count = _cross_entropy(outputs, labels, weights)
-  elif head_type in ("tagging", "mlm"):
-    labels = batch["labels"]
-    total, count = _cross_entropy(outputs, labels, rows[:, None] * (labels != IGNORE_INDEX))
-  elif head_type == "span_qa":
-    start_logits, end_logits = outputs
-    s_total, count = _cross_entropy(start_logits, batch["start_positions"], rows)
-    e_total, _ = _cross_entropy(end_logits, batch["end_positions"], rows)
-    total = (s_total + e_total) / 2  # transformers: mean of the start and end losses
-  else:
-    raise ValueError(f"no loss for head type {head_type!r}.")
+  total, count = kind.loss(outputs, batch, rows)
   return total / jnp.maximum(count, 1.0), count
 
 
@@ -126,11 +108,7 @@ def _cached_train_step(graphdef, tx, head_types: tuple[tuple[str, str], ...], sh
 
 def predictions(model, head: str, head_type: str, batch: Mapping[str, jax.Array]):
   """What evaluation needs from one batch: labels for argmax tasks, logits for span QA."""
-  outputs = model(head, batch["input_ids"], batch["attention_mask"])
-  if head_type == "span_qa":
-    return {"start_logits": outputs[0].astype(jnp.float32),
-            "end_logits": outputs[1].astype(jnp.float32)}
-  return {"pred": jnp.argmax(outputs, axis=-1).astype(jnp.int32)}
+  return get_kind(head_type).predict(model(head, batch["input_ids"], batch["attention_mask"]))
 
 
 def make_predict_step(graphdef: nnx.GraphDef, head_types: Mapping[str, str]) -> Callable:

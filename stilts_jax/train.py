@@ -25,20 +25,11 @@ from stilts_jax import sharding as shd
 from stilts_jax.checkpoint import Checkpointer, abstract_state
 from stilts_jax.data import DEFAULT_BUCKETS, TrainBatches, process_slice, to_global_batch
 from stilts_jax.data.packing import PACKED_SEQUENCE_KEYS, pack_features
+from stilts_jax.kinds import get_kind
 from stilts_jax.models import TaskModel
 from stilts_jax.phase_dir import PhaseDir
 from stilts_jax.tasks import TaskSpec
 from stilts_jax.tracking import Tracker
-
-# The feature arrays each loss reads (QA offsets and the like stay on the host).
-TRAIN_KEYS = {
-    "classification": ("input_ids", "attention_mask", "label"),
-    "multiple_choice": ("input_ids", "attention_mask", "label"),
-    "tagging": ("input_ids", "attention_mask", "labels"),
-    "span_qa": ("input_ids", "attention_mask", "start_positions", "end_positions"),
-    "mlm": ("input_ids", "attention_mask"),  # labels come from masking each step (MLMBatches)
-}
-
 
 class TrainingDiverged(RuntimeError):
   """The loss or gradient became non-finite; the state before that step is the last good one."""
@@ -76,13 +67,12 @@ def _train_state(params, tx, seed: int, mesh) -> dict:
           "rng": jax.random.key_data(jax.random.key(seed))}
 
 
-PACKABLE = ("classification", "tagging")
-
-
 def _batches(task: PhaseTask, micro: int, seed: int, index: int, count: int, buckets,
              packing: bool = False):
-  features = {k: task.train_features[k] for k in TRAIN_KEYS[task.head_type]}
-  if packing and task.head_type in PACKABLE:
+  kind = get_kind(task.head_type)
+  # Only the arrays its loss reads go to the device (QA offsets and the like stay on the host).
+  features = {k: task.train_features[k] for k in kind.train_keys}
+  if packing and kind.packable:
     # Several short examples per row (segment ids, per-example <s> and loss): `micro` then counts
     # rows, each holding several examples, so an epoch takes fewer, fuller steps.
     packed = pack_features(features, features["input_ids"].shape[-1])
@@ -90,7 +80,7 @@ def _batches(task: PhaseTask, micro: int, seed: int, index: int, count: int, buc
     del packed["example_index"]
     return TrainBatches(packed, micro, seed, index, count, buckets, group_by_length=True,
                         sequence_keys=keys)
-  if task.head_type == "mlm":
+  if kind.masked:  # labels come from masking each step
     if task.masking is None:
       raise ValueError(f"task {task.head!r} is MLM but has no masking arguments.")
     return mlm.MLMBatches(features, micro, seed, index, count, buckets, group_by_length=True,
