@@ -27,12 +27,14 @@ from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec
 
 from stilts_jax import optim, sharding as shd, steps
+from stilts_jax.kinds import KINDS
 from stilts_jax.models import TaskModel, XLMRConfig
 
 GiB = 1 << 30
 TPU_AOT_UNAVAILABLE = ("TPU AOT unavailable (needs libtpu: `pip install libtpu` or 'jax[tpu]'; "
                        "no TPU is needed)")
-DEFAULT_LABELS = {"classification": 3, "span_qa": 2, "tagging": 17}  # XNLI, SQuAD-style, UD POS
+# The head kinds it estimates: those that declare their head's shape (kinds/: FitShape).
+FIT_KINDS = {name: kind.fit for name, kind in KINDS.items() if kind.fit is not None}
 # Fragmentation, runtime reservations and the estimate's own error. 15 % keeps the estimate at or
 # below XLA's measured limit at every point checked with aot-tpu (docs/fit.md); aot-tpu itself
 # gets none: the TPU compiler checks its program against the usable HBM and fails if over.
@@ -95,7 +97,7 @@ class Query:
 
   @property
   def labels(self) -> int:
-    return self.num_labels or DEFAULT_LABELS[self.head_type]
+    return self.num_labels or FIT_KINDS[self.head_type].default_labels
 
   @property
   def micro_batch(self) -> int:
@@ -154,8 +156,7 @@ def param_count(cfg: XLMRConfig, head_type: str, num_labels: int) -> int:
   d, f, layers = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers
   layer = 4 * d * d + 4 * d + 2 * d * f + f + d + 4 * d  # QKVO, FFN, two LayerNorms
   embed = (cfg.vocab_size + cfg.max_position_embeddings + cfg.type_vocab_size) * d + 2 * d
-  head = {"classification": d * d + d + d * num_labels + num_labels,
-          "span_qa": 2 * d + 2, "tagging": d * num_labels + num_labels}[head_type]
+  head = FIT_KINDS[head_type].head_params(d, num_labels)
   return layers * layer + embed + head  # no pooler: only multiple_choice uses it
 
 
@@ -212,8 +213,7 @@ def estimate(q: Query, acc: Accelerator, margin: float = MARGIN,
     state_bytes = sharded_param_bytes(params, sizes), sharded_param_bytes(params, {})
   p_bytes, p_total = state_bytes
   per_layer = b * t * (c * (6 * d + 2 * f) + 4 * 2 * d + 2 * d) + b * n * t * t * (4 + 1 + c)
-  head_out = {"classification": q.labels, "span_qa": 2, "tagging": q.labels}[q.head_type]
-  head_rows = 1 if q.head_type == "classification" else t
+  head_rows, head_out = FIT_KINDS[q.head_type].logits(q.labels, t)
   cats = {
       "params": p_bytes,
       "grads": p_bytes,
@@ -272,8 +272,7 @@ def compile_train_step(q: Query, devices: Sequence[Any]) -> Any:
   batch_sharding = shd.batch_sharding(mesh)
   b, t = q.micro_batch, q.seq_len
   shapes = {"input_ids": (b, t), "attention_mask": (b, t)}
-  shapes.update({"classification": {"label": (b,)}, "tagging": {"labels": (b, t)},
-                 "span_qa": {"start_positions": (b,), "end_positions": (b,)}}[q.head_type])
+  shapes.update(FIT_KINDS[q.head_type].label_shapes(b, t))
   batch = {k: jax.ShapeDtypeStruct(s, jnp.int32, sharding=batch_sharding)
            for k, s in shapes.items()}
   step = steps.make_train_step(graphdef, tx, {"task": q.head_type},
@@ -425,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   p.add_argument("--batch-size", type=int, default=32,
                  help="global batch per optimizer update (the training config's batch_size)")
   p.add_argument("--seq-len", type=int, default=128)
-  p.add_argument("--head", choices=sorted(DEFAULT_LABELS), default="classification")
+  p.add_argument("--head", choices=sorted(FIT_KINDS), default="classification")
   p.add_argument("--num-labels", type=int, default=None)
   p.add_argument("--dtype", choices=("bfloat16", "float32"), default="bfloat16",
                  help="compute dtype; parameters and optimizer state stay float32")

@@ -5,8 +5,8 @@ predictions, scoring and output padding. `get_kind(name)` is how steps, train an
 them; nothing outside this package branches on a kind's name for those.
 """
 
-from stilts_jax.kinds.base import KINDS, Kind, cross_entropy, get_kind, register_kind
+from stilts_jax.kinds.base import KINDS, FitShape, Kind, cross_entropy, get_kind, register_kind
 from stilts_jax.kinds import (classification, mlm, multiple_choice, retrieval,  # noqa: F401
                               span_qa, tagging)
 
-__all__ = ["KINDS", "Kind", "cross_entropy", "get_kind", "register_kind"]
+__all__ = ["KINDS", "FitShape", "Kind", "cross_entropy", "get_kind", "register_kind"]

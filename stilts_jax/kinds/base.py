@@ -26,6 +26,15 @@ Score = Callable[[Any, Any, Mapping[str, np.ndarray]], tuple[dict[str, float], l
 
 
 @dataclasses.dataclass(frozen=True)
+class FitShape:
+  """What `stilts-jax-fit` needs of a kind's head to estimate memory (the encoder is common)."""
+  default_labels: int  # the number of labels when none is given (e.g. XNLI's 3)
+  head_params: Callable[[int, int], int]  # (hidden size d, labels) -> parameter count
+  logits: Callable[[int, int], tuple[int, int]]  # (labels, T) -> (logit rows per example, width)
+  label_shapes: Callable[[int, int], dict[str, tuple[int, ...]]]  # (B, T) -> label arrays
+
+
+@dataclasses.dataclass(frozen=True)
 class Kind:
   name: str
   train_keys: tuple[str, ...]  # the feature arrays its loss reads (the rest stay on the host)
@@ -39,6 +48,7 @@ class Kind:
   # Its head module (`head(cfg, num_labels, rngs)`, called on the encoder output), the one
   # `TaskModel` builds for a head of this kind; None for kinds without a head (retrieval).
   head: type | None = None
+  fit: FitShape | None = None  # None: not estimated by stilts-jax-fit
 
 
 KINDS: dict[str, Kind] = {}
