@@ -12,7 +12,7 @@ import _pipeline_helpers as H
 from stilts_jax import evaluate, optim, steps
 from stilts_jax import sharding as shd
 from stilts_jax.kinds import KINDS, Kind, get_kind, register_kind
-from stilts_jax.models import heads
+from stilts_jax.models import TaskModel, heads
 from stilts_jax.models.xlmr import Dense
 from stilts_jax.tasks import TaskType
 
@@ -60,7 +60,9 @@ def toy_kind():
 
 def test_a_new_kind_is_one_declaration(toy_kind):
   mesh = shd.make_mesh({"data": 1, "fsdp": 1, "tensor": 1}, devices=jax.devices()[:1])
-  model = H.tiny_task_model(mesh, {"r": (toy_kind.name, 1)})
+  cfg = H.tiny_xlmr_config().replace(num_hidden_layers=1)
+  model = shd.create_sharded(lambda: TaskModel(cfg, {"r": (toy_kind.name, 1)}, rngs=nnx.Rngs(0)),
+                             mesh)
   graphdef, params = nnx.split(model, nnx.Param)
   params = nnx.to_pure_dict(params)
   rng = np.random.default_rng(0)
@@ -69,23 +71,23 @@ def test_a_new_kind_is_one_declaration(toy_kind):
   batch = {"input_ids": ids, "attention_mask": np.ones_like(ids),
            "target": (ids[:, 1] % 2).astype(np.float32)}  # learnable from the second token
 
-  tx = optim.make_optimizer(learning_rate=3e-3, total_updates=40, warmup_fraction=0.0)
+  tx = optim.make_optimizer(learning_rate=1e-2, total_updates=20, warmup_fraction=0.0)
   state = {"params": params, "opt_state": tx.init(params), "step": jnp.int32(0),
            "rng": jax.random.key_data(jax.random.key(0))}
   train_step = steps.fresh_train_step(graphdef, tx, {"r": toy_kind.name})
   losses = []
-  for _ in range(40):
+  for _ in range(20):
     state, metrics = train_step(state, {k: batch[k] for k in toy_kind.train_keys}, "r")
     losses.append(float(metrics["loss"]))
-  assert np.isfinite(losses).all() and np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5]), losses
+  assert np.isfinite(losses).all() and np.mean(losses[-4:]) < 0.5 * np.mean(losses[:4]), losses
 
   # Evaluation: the kind's predictions through the bucketed, length-sorted stream come back in row
-  # order, equal to the model's own outputs.
+  # order, equal to the model's own outputs (one bucket, padding rows included).
   predict = steps.fresh_predict_step(graphdef, {"r": toy_kind.name})
   lengths = rng.integers(4, 13, size=8)
   mask = (np.arange(12)[None] < lengths[:, None]).astype(np.int32)
   inputs = {"input_ids": ids * mask + (1 - mask), "attention_mask": mask}
-  out = evaluate.Evaluator(mesh, 4, (8, 12)).stream(
+  out = evaluate.Evaluator(mesh, 3, (12,)).stream(
       inputs, lambda b: predict(state["params"], b, head="r"))
   direct = nnx.merge(graphdef, state["params"])("r", jnp.asarray(inputs["input_ids"]),
                                                 jnp.asarray(inputs["attention_mask"]))
