@@ -144,7 +144,7 @@ def score_part(spec: TaskSpec, part: EvalPart, outputs: Mapping[str, np.ndarray]
   examples = part.loaded.examples
   if not all(map(_has_gold, examples)):
     raise ValueError(f"{spec.name} {part.split}/{part.language} has no gold labels to score.")
-  kind = get_kind(spec.task_type.value)
+  kind = get_kind(spec.task_type)
   if kind.score is None:
     raise ValueError(f"{spec.name}: task type {kind.name} is scored by retrieval, not here.")
   return kind.score(spec, part, outputs)

@@ -115,14 +115,15 @@ def _phase_task(ctx: Context, spec, hp, fraction: float = 1.0) -> PhaseTask:
   dev_spec = spec
   train_source = spec.sources.get("train", (spec.name,))[0]
   if train_source != spec.name and train_source in list_tasks():
-    dev_spec = get_task(train_source)
+    # Its data, read and scored as this head predicts (a target of another kind on MNLI's data).
+    dev_spec = dataclasses.replace(get_task(train_source), task_type=spec.task_type)
   dev = []
   if "validation" in dev_spec.splits and "en" in dev_spec.languages_for("validation"):
     dev = [ctx.part(dev_spec, "validation", "en", hp.eval_subset, hp.max_length)]
   else:  # e.g. XCOPA: its dev sets are the zero-shot languages, never used for selection
     log.warning("%s has no English dev set: no model selection, the last step is used.",
                 spec.name)
-  return PhaseTask(head=spec.name, head_type=spec.task_type.value, train_features=features,
+  return PhaseTask(head=spec.name, head_type=spec.task_type, train_features=features,
                    dev_spec=dev_spec, dev_parts=dev)
 
 
@@ -166,7 +167,7 @@ def run_intermediate(ctx: Context, setting: str, phase: PhaseDir) -> None:
   parsed = parse_setting(setting)
   supervised = [(get_task(p.task), p.fraction) for p in parsed.supervised]
   encoder = _initial_encoder(ctx, phase, previous=None)
-  heads = {s.name: (s.task_type.value, s.num_labels or 1) for s, _ in supervised}
+  heads = {s.name: (s.task_type, s.num_labels or 1) for s, _ in supervised}
   if parsed.has_mlm:
     heads[MLM] = ("mlm", 0)  # decoder tied to the (pretrained) word embeddings
   model = attach_heads(encoder, heads, mesh=ctx.mesh, seed=ctx.config.seed)
@@ -275,7 +276,7 @@ def run_target(ctx: Context, setting: str, intermediate: PhaseDir | None,
                                   layer=ctx.config.retrieval.layer,
                                   pooling=ctx.config.retrieval.pooling)
   else:
-    model = attach_heads(encoder, {target: (spec.task_type.value, spec.num_labels or 1)},
+    model = attach_heads(encoder, {target: (spec.task_type, spec.num_labels or 1)},
                          mesh=ctx.mesh, seed=ctx.config.seed)
     if evaluate_only or phase.is_trained():
       abstract = abstract_state(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
@@ -290,7 +291,7 @@ def run_target(ctx: Context, setting: str, intermediate: PhaseDir | None,
       _finish_training(ctx, phase, params, outcome.best_step or outcome.steps,
                        outcome.best_score)
     graphdef = nnx.graphdef(model)
-    predict = steps.make_predict_step(graphdef, {target: spec.task_type.value})
+    predict = steps.make_predict_step(graphdef, {target: spec.task_type})
     step = lambda b: predict(params, b, head=target)
     results = evaluator.parts(spec, _eval_parts(ctx, spec, hp.max_length), step)
   _write_predictions(ctx, setting, target, results)

@@ -202,7 +202,7 @@ def test_result_rows_are_tidy(parts, reference):
   for task in ("xnli", "panx", "udpos", "xquad", "mlqa"):
     spec = get_task(task)
     results = evaluate.Evaluator(mesh, H.GLOBAL_BATCH, H.BUCKETS).parts(
-        spec, parts[task], _cheap_step(spec.task_type.value))
+        spec, parts[task], _cheap_step(spec.task_type))
     rows = evaluate.result_rows(task, results, intermediate="mnli", seed=3)
     assert all(TIDY | {"seed", "data"} == set(r) for r in rows), rows[0]
     # Each row says what its score was computed on: the examples of that language, no skips.

@@ -1,6 +1,8 @@
 """Task kinds (stilts_jax/kinds/): every task type has one registered kind, and a new kind is one
-declaration. A toy regression kind, declared only here, trains through the pipeline's own train
-step and is predicted through its evaluation stream, with no change to any other module."""
+declaration. A toy regression kind, declared only here (its head, loss, predictions, scoring and
+featurizer), trains through the pipeline's own train step, is predicted through its evaluation
+stream, and runs as a target task through the whole pipeline and its report, with no change to any
+other module."""
 
 import jax
 import jax.numpy as jnp
@@ -9,12 +11,15 @@ import pytest
 from flax import nnx
 
 import _pipeline_helpers as H
-from stilts_jax import evaluate, optim, steps
+from stilts_jax import evaluate, metrics, optim, steps
 from stilts_jax import sharding as shd
+from stilts_jax.examples import PairExample
+from stilts_jax.features import dispatch
+from stilts_jax.features.classification import featurize_pairs
 from stilts_jax.kinds import KINDS, Kind, get_kind, register_kind
 from stilts_jax.models import TaskModel, heads
 from stilts_jax.models.xlmr import Dense
-from stilts_jax.tasks import TaskType
+from stilts_jax.tasks import TaskType, get_task, registry
 
 
 def test_every_task_type_has_a_kind_and_unknown_names_are_refused():
@@ -30,9 +35,8 @@ def test_every_task_type_has_a_kind_and_unknown_names_are_refused():
     register_kind(Kind(name="tagging", train_keys=()))
 
 
-class RegressionHead(nnx.Module):
-  """One number per example, from the `<s>` token."""
-  uses_pooler = False
+class RegressionHead(heads.Head):
+  """One number per example, from the `<s>` token (no transformers model: not exportable)."""
 
   def __init__(self, cfg, num_labels, rngs):
     del num_labels
@@ -43,19 +47,33 @@ class RegressionHead(nnx.Module):
 
 
 def _squared_error(outputs, batch, rows):
-  return (((outputs - batch["target"]) ** 2) * rows).sum(), rows.sum()
+  """The label's index is the regression target (NLI: 0 entailment, 1 neutral, 2 contradiction)."""
+  return (((outputs - batch["label"].astype(jnp.float32)) ** 2) * rows).sum(), rows.sum()
 
 
-TOY = Kind(name="toy_regression", train_keys=("input_ids", "attention_mask", "target"),
+def _score_rounded(spec, part, outputs):
+  """Accuracy of the nearest label index; the predictions are label names."""
+  names = part.loaded.label_names or spec.labels
+  examples = part.loaded.examples
+  value = np.zeros(len(examples), np.float32)
+  value[part.features["example_index"]] = outputs["value"]
+  pred = np.clip(np.rint(value), 0, len(names) - 1).astype(int)
+  return ({"accuracy": metrics.accuracy([e.label for e in examples], pred.tolist())},
+          [names[p] for p in pred])
+
+
+TOY = Kind(name="toy_regression", train_keys=("input_ids", "attention_mask", "label"),
            loss=_squared_error, predict=lambda outputs: {"value": outputs.astype(jnp.float32)},
-           head=RegressionHead)
+           score=_score_rounded, output_pad={"value": 0.0}, head=RegressionHead,
+           featurizer=dispatch.Featurizer("pairs_for_regression", featurize_pairs, PairExample,
+                                          "num_labels"))
 
 
 @pytest.fixture
 def toy_kind():
   register_kind(TOY)
   yield TOY
-  del KINDS[TOY.name], heads.HEAD_TYPES[TOY.name]
+  del KINDS[TOY.name], heads.HEAD_TYPES[TOY.name], dispatch.FEATURIZERS[TOY.name]
 
 
 def test_a_new_kind_is_one_declaration(toy_kind):
@@ -69,7 +87,7 @@ def test_a_new_kind_is_one_declaration(toy_kind):
   ids = rng.integers(3, 64, size=(8, 12)).astype(np.int32)
   ids[:, 0] = 0
   batch = {"input_ids": ids, "attention_mask": np.ones_like(ids),
-           "target": (ids[:, 1] % 2).astype(np.float32)}  # learnable from the second token
+           "label": (ids[:, 1] % 2).astype(np.int32)}  # learnable from the second token
 
   tx = optim.make_optimizer(learning_rate=1e-2, total_updates=20, warmup_fraction=0.0)
   state = {"params": params, "opt_state": tx.init(params), "step": jnp.int32(0),
@@ -92,3 +110,46 @@ def test_a_new_kind_is_one_declaration(toy_kind):
   direct = nnx.merge(graphdef, state["params"])("r", jnp.asarray(inputs["input_ids"]),
                                                 jnp.asarray(inputs["attention_mask"]))
   np.testing.assert_allclose(out["value"], np.asarray(direct), rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture
+def toy_task(toy_kind):
+  """An NLI task of the toy kind on XNLI's sources and languages (the demo's data serves it)."""
+  import dataclasses
+  xnli = get_task("xnli")
+  spec = registry.register_task(dataclasses.replace(
+      xnli, name="toy_nli", task_type=toy_kind.name, benchmark="", title="Toy NLI regression"))
+  yield spec
+  del registry._TASKS[spec.name]
+
+
+def test_a_new_kind_runs_through_the_pipeline_and_its_report(toy_task, tmp_path_factory):
+  from stilts_jax import pipeline
+  from stilts_jax.demo import assets as demo_assets
+  assets = H.demo_assets(tmp_path_factory.mktemp("assets"))
+  workdir = H.seed_workdir(tmp_path_factory.mktemp("toy") / "run", assets)
+  config = H.load_config_module("demo").get_config()
+  base = H.load_config_module("base")
+  config.intermediates = ("none",)
+  config.targets = (toy_task.name,)
+  config.data.train_limit, config.data.eval_limit = 256, 48
+  config.data.buckets = (64,)
+  with config.unlocked():
+    config.target_train[toy_task.name] = base.phase(epochs=1, batch_size=16, max_length=64)
+    config.eval.languages[toy_task.name] = "en,de"
+  config.target_train[toy_task.name].update(learning_rate=1e-3, eval_every_steps=8,
+                                            log_every_steps=4, eval_subset=48, eval_batch_size=16)
+  demo_assets.prepare(config, workdir)  # as the CLI does for a demo config
+  rows = pipeline.run(config, workdir)
+
+  assert {(r["target"], r["language"], r["split"], r["metric"]) for r in rows} == {
+      (toy_task.name, lang, split, "accuracy") for lang in ("en", "de")
+      for split in ("validation", "test")}
+  assert all(0 <= r["value"] <= 100 for r in rows)
+  preds = H.read_jsonl(workdir / "predictions" / "none" / toy_task.name / "validation-de.jsonl")
+  assert len(preds) == 48 and {p["prediction"] for p in preds} <= set(toy_task.labels)
+  # The report: the XTREME table stays empty, the new target gets its own table (validation).
+  report = (workdir / "results.md").read_text()
+  mean = np.mean([r["value"] for r in rows if r["split"] == "validation"])
+  assert "| intermediate | Toy NLI regression |" in report, report
+  assert f"| none (XLM-R) | {mean:.1f}* |" in report, report

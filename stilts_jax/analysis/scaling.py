@@ -21,7 +21,7 @@ from stilts_jax.analysis import common as C
 from stilts_jax.analysis.stats import Estimate, linear_fit, t_quantile_975
 from stilts_jax.paths import PathLike
 from stilts_jax.report.results import TARGETS, ResultRow, ResultsError
-from stilts_jax.report.summary import TARGET_TITLES
+from stilts_jax.report.summary import target_title
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +72,7 @@ class ScalingResult:
         x = [p.fraction for p in pts]
         y = np.array([p.mean for p in pts])
         err = np.array([p.std or 0.0 for p in pts])
-        ax.plot(x, y, marker="o", color=colour, label=TARGET_TITLES[t])
+        ax.plot(x, y, marker="o", color=colour, label=target_title(t))
         ax.fill_between(x, y - err, y + err, color=colour, alpha=0.2)
         if t in self.baseline:
           ax.axhline(self.baseline[t], color=colour, ls="--", lw=0.8)

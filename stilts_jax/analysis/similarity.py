@@ -35,11 +35,11 @@ def task_format(name: str) -> str | None:
   """The task type of a registered task, or of the longest registered task name `name` extends
   with "_..." (`mnli_multilingual` -> mnli's); None when unknown."""
   try:
-    return get_task(name).task_type.value
+    return get_task(name).task_type
   except RegistryError:
     pass
   known = sorted((t for t in list_tasks() if name.startswith(t + "_")), key=len, reverse=True)
-  return get_task(known[0]).task_type.value if known else None
+  return get_task(known[0]).task_type if known else None
 
 
 def format_match(intermediate: str, target: str) -> float | None:

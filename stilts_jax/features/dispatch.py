@@ -4,8 +4,8 @@
     loaded = tasks.load_examples("xnli", "validation", "de", data_overrides=overrides)
     features = featurize_split(spec, loaded, tokenizer, cache_dir="/cache/features")
 
-The featurizer is picked from `FEATURIZERS`, a table keyed by `TaskType` (a new task type is one
-`register_featurizer` call, no new branch here). Its keyword parameters are resolved against the
+The featurizer is the task kind's (`kinds/`: each kind declares its `Featurizer`, and
+`kinds.register_kind` enters it in `FEATURIZERS`, keyed by kind name; no branch here). Its keyword parameters are resolved against the
 function's signature (defaults filled in, unknown names rejected), so a cache key always holds every
 parameter value and an explicit default hits the same entry as an implicit one.
 
@@ -27,14 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from stilts_jax.examples import ChoiceExample, PairExample, SentenceExample, SpanExample, TagExample
 from stilts_jax.features.cache import CODE_VERSION, cached_featurize, tokenizer_fingerprint
-from stilts_jax.features.classification import (
-    featurize_choices, featurize_pairs, featurize_sentences)
-from stilts_jax.features.qa import featurize_qa
-from stilts_jax.features.tagging import featurize_tagging
 from stilts_jax.tasks.loading import LoadedSplit
-from stilts_jax.tasks.registry import TaskSpec, TaskType
+from stilts_jax.tasks.registry import TaskSpec
 
 Features = dict[str, np.ndarray]
 SplitFeatures = Features | dict[str, Features]  # the second form for retrieval: see module doc
@@ -66,32 +61,23 @@ class Featurizer:
             if k not in _POSITIONAL and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
-FEATURIZERS: dict[TaskType, Featurizer] = {}
+# Kind name -> its featurizer; filled by `kinds.register_kind` from each kind's declaration.
+FEATURIZERS: dict[str, Featurizer] = {}
 
 
-def register_featurizer(task_type: TaskType, featurizer: Featurizer) -> Featurizer:
-  """Declares how `task_type` is featurized (the only step a new task type needs here)."""
-  FEATURIZERS[TaskType(task_type)] = featurizer
+def register_featurizer(kind: str, featurizer: Featurizer) -> Featurizer:
+  """Enters `kind`'s featurizer (called by `kinds.register_kind`; tests swap one in)."""
+  FEATURIZERS[getattr(kind, "value", kind)] = featurizer
   return featurizer
 
 
-register_featurizer(TaskType.CLASSIFICATION,
-                    Featurizer("pairs", featurize_pairs, PairExample, "num_labels"))
-register_featurizer(TaskType.MULTIPLE_CHOICE,
-                    Featurizer("choices", featurize_choices, ChoiceExample, "num_choices"))
-register_featurizer(TaskType.SPAN_QA, Featurizer("qa", featurize_qa, SpanExample))
-register_featurizer(TaskType.TAGGING,
-                    Featurizer("tagging", featurize_tagging, TagExample, "num_labels"))
-register_featurizer(TaskType.RETRIEVAL,
-                    Featurizer("sentences", featurize_sentences, SentenceExample))
-
-
-def featurizer_for(task_type: TaskType) -> Featurizer:
-  try:
-    return FEATURIZERS[TaskType(task_type)]
-  except (KeyError, ValueError):
+def featurizer_for(task_type: str) -> Featurizer:
+  import stilts_jax.kinds  # noqa: F401  (declares the built-in kinds, and so their featurizers)
+  name = getattr(task_type, "value", task_type)
+  if name not in FEATURIZERS:
     raise ValueError(f"No featurizer registered for task type {task_type!r} (registered: "
-                     f"{', '.join(sorted(t.value for t in FEATURIZERS))}).") from None
+                     f"{', '.join(sorted(FEATURIZERS))}).")
+  return FEATURIZERS[name]
 
 
 def examples_fingerprint(examples: Iterable[Any]) -> dict[str, Any]:
@@ -166,7 +152,7 @@ def featurize_split(spec: TaskSpec, loaded: LoadedSplit, tokenizer, *,
   if cache_dir is not None:
     base_key = {
         "tokenizer": tokenizer_fingerprint(tokenizer), "task": spec.name,
-        "task_type": spec.task_type.value, "split": loaded.split, "language": loaded.language,
+        "task_type": spec.task_type, "split": loaded.split, "language": loaded.language,
         "source_kind": loaded.source_kind, "origins": list(loaded.origins),
         "label_names": None if label_names is None else list(label_names),
         "featurizer": featurizer.name, "max_length": max_length,
@@ -182,7 +168,7 @@ def featurize_split(spec: TaskSpec, loaded: LoadedSplit, tokenizer, *,
     key = {**base_key, "side": side, "examples": examples_fingerprint(examples)}
     return cached_featurize(cache_dir, key, compute)
 
-  if spec.task_type == TaskType.RETRIEVAL and loaded.retrieval is not None:
+  if loaded.retrieval is not None:  # a retrieval split with both sides
     sides = (loaded.retrieval.source, loaded.retrieval.target)
     return {side: run(examples, side) for side, examples in zip(RETRIEVAL_SIDES, sides)}
   return run(loaded.examples, None)

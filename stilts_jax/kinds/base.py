@@ -49,14 +49,19 @@ class Kind:
   # `TaskModel` builds for a head of this kind; None for kinds without a head (retrieval).
   head: type | None = None
   fit: FitShape | None = None  # None: not estimated by stilts-jax-fit
+  # How its examples become features (`features.dispatch.Featurizer`: the example type it takes,
+  # the function, the label-count keyword); None for a kind fed otherwise (MLM's corpus).
+  featurizer: Any = None
 
 
 KINDS: dict[str, Kind] = {}
 
 
 def register_kind(kind: Kind) -> Kind:
-  """Registers `kind`, and its head with `models.heads` so `TaskModel` can build it (the models
-  layer lists the built-in heads itself and never imports this package)."""
+  """Registers `kind`, its head with `models.heads` (so `TaskModel` can build it; the models layer
+  lists the built-in heads itself and never imports this package) and its featurizer with
+  `features.dispatch` (which `featurize_split` looks up)."""
+  from stilts_jax.features import dispatch
   from stilts_jax.models import heads
   if kind.name in KINDS:
     raise ValueError(f"task kind {kind.name!r} is already registered.")
@@ -64,6 +69,8 @@ def register_kind(kind: Kind) -> Kind:
     known = heads.HEAD_TYPES.setdefault(kind.name, kind.head)
     if known is not kind.head:
       raise ValueError(f"kind {kind.name!r}: models.heads already has another head for it.")
+  if kind.featurizer is not None:
+    dispatch.register_featurizer(kind.name, kind.featurizer)
   KINDS[kind.name] = kind
   return kind
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from stilts_jax import metrics
+from stilts_jax.examples import PairExample
+from stilts_jax.features.classification import featurize_pairs
+from stilts_jax.features.dispatch import Featurizer
 from stilts_jax.kinds.base import (FitShape, Kind, argmax_predict, cross_entropy, label_names,
                                    register_kind)
 from stilts_jax.models.heads import ClassificationHead
@@ -46,6 +49,7 @@ CLASSIFICATION = register_kind(Kind(
     name="classification", train_keys=("input_ids", "attention_mask", "label"), loss=row_loss,
     predict=argmax_predict, score=score, packable=True, output_pad={"pred": -1},
     head=ClassificationHead,
+    featurizer=Featurizer("pairs", featurize_pairs, PairExample, "num_labels"),
     # dense d x d + out_proj d x labels on <s>; XNLI's 3 labels by default
     fit=FitShape(default_labels=3, head_params=lambda d, n: d * d + d + d * n + n,
                  logits=lambda n, t: (1, n), label_shapes=lambda b, t: {"label": (b,)})))

@@ -3,6 +3,9 @@ choice, the label is the index of the right choice."""
 
 from __future__ import annotations
 
+from stilts_jax.examples import ChoiceExample
+from stilts_jax.features.classification import featurize_choices
+from stilts_jax.features.dispatch import Featurizer
 from stilts_jax.kinds.base import Kind, argmax_predict, register_kind
 from stilts_jax.kinds.classification import row_loss, row_scores
 from stilts_jax.models.heads import MultipleChoiceHead
@@ -15,4 +18,5 @@ def score(spec, part, outputs):
 
 MULTIPLE_CHOICE = register_kind(Kind(
     name="multiple_choice", train_keys=("input_ids", "attention_mask", "label"), loss=row_loss,
-    predict=argmax_predict, score=score, output_pad={"pred": -1}, head=MultipleChoiceHead))
+    predict=argmax_predict, score=score, output_pad={"pred": -1}, head=MultipleChoiceHead,
+    featurizer=Featurizer("choices", featurize_choices, ChoiceExample, "num_choices")))

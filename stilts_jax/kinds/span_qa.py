@@ -6,7 +6,10 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from stilts_jax import metrics
+from stilts_jax.examples import SpanExample
 from stilts_jax.features import postprocess
+from stilts_jax.features.dispatch import Featurizer
+from stilts_jax.features.qa import featurize_qa
 from stilts_jax.kinds.base import FitShape, Kind, cross_entropy, register_kind
 from stilts_jax.models.heads import SpanQAHead
 
@@ -45,6 +48,7 @@ SPAN_QA = register_kind(Kind(
     name="span_qa", train_keys=("input_ids", "attention_mask", "start_positions", "end_positions"),
     loss=loss, predict=predict, score=score,
     output_pad={"start_logits": -1e9, "end_logits": -1e9}, head=SpanQAHead,
+    featurizer=Featurizer("qa", featurize_qa, SpanExample),
     # qa_outputs d x 2 on every token
     fit=FitShape(default_labels=2, head_params=lambda d, n: 2 * d + 2, logits=lambda n, t: (t, 2),
                  label_shapes=lambda b, t: {"start_positions": (b,), "end_positions": (b,)})))

@@ -4,7 +4,10 @@ piece; the other pieces and the special tokens carry IGNORE_INDEX."""
 from __future__ import annotations
 
 from stilts_jax import metrics
+from stilts_jax.examples import TagExample
 from stilts_jax.features import IGNORE_INDEX, tagging_predictions_to_words
+from stilts_jax.features.dispatch import Featurizer
+from stilts_jax.features.tagging import featurize_tagging
 from stilts_jax.kinds.base import (FitShape, Kind, argmax_predict, cross_entropy, label_names,
                                    register_kind)
 from stilts_jax.models.heads import TaggingHead
@@ -32,7 +35,7 @@ def score(spec, part, outputs):
 TAGGING = register_kind(Kind(
     name="tagging", train_keys=("input_ids", "attention_mask", "labels"), loss=token_loss,
     predict=argmax_predict, score=score, packable=True, output_pad={"pred": -1},
-    head=TaggingHead,
+    head=TaggingHead, featurizer=Featurizer("tagging", featurize_tagging, TagExample, "num_labels"),
     # one d x labels classifier on every token; UD POS's 17 labels by default
     fit=FitShape(default_labels=17, head_params=lambda d, n: d * n + n,
                  logits=lambda n, t: (t, n), label_shapes=lambda b, t: {"labels": (b, t)})))

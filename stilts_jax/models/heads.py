@@ -23,9 +23,32 @@ from stilts_jax.models.config import XLMRConfig
 from stilts_jax.models.xlmr import Dense, Dropout, EncoderOutput, LayerNorm, XLMREncoder
 
 
-class ClassificationHead(nnx.Module):
+class Head(nnx.Module):
+  """What every head declares about itself, so `TaskModel` and `hf_io` never branch on a head's
+  name. A new head (a new task kind, `kinds/`) subclasses this and sets what differs."""
+  uses_pooler = False  # reads the encoder's pooler output (the encoder is built with one)
+  folds_choices = False  # inputs [B, C, T]: choices folded into the batch, logits [B, C]
+  packable = False  # takes `cls_positions`: several packed examples per row, logits [B, S, L]
+  # Its transformers model: the `architectures` name in config.json, our module path inside the
+  # head -> the transformers module path, and the weight whose rows are the labels (None: the
+  # label count is `fixed_labels`, and export writes no id2label map).
+  hf_architecture: str | None = None
+  hf_modules: dict[tuple[str, ...], str] = {}
+  hf_label_weight: str | None = None
+
+  @classmethod
+  def fixed_labels(cls, cfg: XLMRConfig) -> int:
+    """The `num_labels` of a head whose checkpoint does not say it (`hf_label_weight` None)."""
+    del cfg
+    return 1
+
+
+class ClassificationHead(Head):
   """dropout → dense → tanh → dropout → out_proj, on the `<s>` token (not the pooler)."""
-  uses_pooler = False
+  packable = True
+  hf_architecture = "XLMRobertaForSequenceClassification"
+  hf_modules = {("dense",): "classifier.dense", ("out_proj",): "classifier.out_proj"}
+  hf_label_weight = "classifier.out_proj.weight"
 
   def __init__(self, cfg: XLMRConfig, num_labels: int, rngs: nnx.Rngs):
     self.rate = cfg.hidden_dropout_prob
@@ -38,9 +61,12 @@ class ClassificationHead(nnx.Module):
     return self.out_proj(x)
 
 
-class MultipleChoiceHead(nnx.Module):
-  """pooler output → dropout → Linear(h, 1); the caller folds choices into the batch."""
+class MultipleChoiceHead(Head):
+  """pooler output → dropout → Linear(h, 1); `TaskModel` folds the choices into the batch."""
   uses_pooler = True
+  folds_choices = True
+  hf_architecture = "XLMRobertaForMultipleChoice"
+  hf_modules = {("classifier",): "classifier"}
 
   def __init__(self, cfg: XLMRConfig, num_labels: int, rngs: nnx.Rngs):
     del num_labels  # one score per choice
@@ -51,8 +77,10 @@ class MultipleChoiceHead(nnx.Module):
     return self.classifier(dropout(out.pooler_output, self.rate))[:, 0]
 
 
-class TaggingHead(nnx.Module):
-  uses_pooler = False
+class TaggingHead(Head):
+  hf_architecture = "XLMRobertaForTokenClassification"
+  hf_modules = {("classifier",): "classifier"}
+  hf_label_weight = "classifier.weight"
 
   def __init__(self, cfg: XLMRConfig, num_labels: int, rngs: nnx.Rngs):
     self.rate = cfg.hidden_dropout_prob
@@ -62,9 +90,10 @@ class TaggingHead(nnx.Module):
     return self.classifier(dropout(out.last_hidden_state, self.rate))
 
 
-class SpanQAHead(nnx.Module):
+class SpanQAHead(Head):
   """Linear(h, 2) → (start_logits, end_logits); transformers applies no dropout here."""
-  uses_pooler = False
+  hf_architecture = "XLMRobertaForQuestionAnswering"
+  hf_modules = {("qa_outputs",): "qa_outputs"}
 
   def __init__(self, cfg: XLMRConfig, num_labels: int, rngs: nnx.Rngs):
     del num_labels
@@ -76,9 +105,15 @@ class SpanQAHead(nnx.Module):
     return logits[..., 0], logits[..., 1]
 
 
-class MaskedLMHead(nnx.Module):
+class MaskedLMHead(Head):
   """dense → exact GELU → LayerNorm → decoder tied to the word embeddings, + bias."""
-  uses_pooler = False
+  hf_architecture = "XLMRobertaForMaskedLM"
+  hf_modules = {("dense",): "lm_head.dense", ("layer_norm",): "lm_head.layer_norm",
+                (): "lm_head"}
+
+  @classmethod
+  def fixed_labels(cls, cfg: XLMRConfig) -> int:
+    return cfg.vocab_size  # its "labels" are the vocabulary
 
   def __init__(self, cfg: XLMRConfig, num_labels: int, rngs: nnx.Rngs):
     del num_labels  # the vocabulary
@@ -93,7 +128,8 @@ class MaskedLMHead(nnx.Module):
     return encoder.embeddings.word_embeddings.attend(x) + self.bias[...].astype(x.dtype)
 
 
-HEAD_TYPES: dict[str, type[nnx.Module]] = {
+# The built-in heads by kind name; `kinds.register_kind` adds a new kind's head here.
+HEAD_TYPES: dict[str, type[Head]] = {
     "classification": ClassificationHead,
     "multiple_choice": MultipleChoiceHead,
     "tagging": TaggingHead,
@@ -127,8 +163,9 @@ class TaskModel(nnx.Module):
     self.encoder = encoder if encoder is not None else XLMREncoder(
         cfg, rngs=rngs, add_pooler=needs_pooler)
     if needs_pooler and self.encoder.pooler is None:
-      raise ValueError("a multiple_choice head needs the encoder's pooler, but the encoder has "
-                       "none (its checkpoint had no pooler weights).")
+      users = sorted(t for t, _ in heads.values() if HEAD_TYPES[t].uses_pooler)
+      raise ValueError(f"a {'/'.join(users)} head needs the encoder's pooler, but the encoder "
+                       f"has none (its checkpoint had no pooler weights).")
     # Frozen (hashable), so the graphdef is too: jitted steps are cached per model structure.
     self.head_types = FrozenDict({name: t for name, (t, _) in heads.items()})
     # Prebuilt `head_modules` (loaded or created sharded) are used as they are.
@@ -144,10 +181,11 @@ class TaskModel(nnx.Module):
     logits [B, S, L]."""
     if head not in self.heads:
       raise KeyError(f"no head named {head!r}; this model has {sorted(self.heads)}.")
+    head_cls = HEAD_TYPES[self.head_types[head]]
     choice_shape = None
-    if self.head_types[head] == "multiple_choice":
+    if head_cls.folds_choices:
       if input_ids.ndim != 3:
-        raise ValueError(f"multiple_choice inputs must be [batch, choices, length]; got "
+        raise ValueError(f"{self.head_types[head]} inputs must be [batch, choices, length]; got "
                          f"{input_ids.shape}.")
       choice_shape = input_ids.shape[:2]
       input_ids = input_ids.reshape(-1, input_ids.shape[-1])
@@ -157,8 +195,9 @@ class TaskModel(nnx.Module):
                        segment_ids=segment_ids)
     dropout = Dropout(None if dropout_rng is None else jax.random.fold_in(dropout_rng, 1 << 20))
     if cls_positions is not None:
-      if self.head_types[head] != "classification":
-        raise ValueError(f"cls_positions (packed examples) apply to classification heads; "
+      if not head_cls.packable:
+        packable = sorted(t for t, c in HEAD_TYPES.items() if c.packable)
+        raise ValueError(f"cls_positions (packed examples) apply to {'/'.join(packable)} heads; "
                          f"{head!r} is {self.head_types[head]}.")
       b, s = cls_positions.shape
       firsts = jnp.take_along_axis(out.last_hidden_state, cls_positions[..., None], axis=1)

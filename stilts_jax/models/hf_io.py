@@ -46,21 +46,6 @@ _LAYER_MODULES = {
 # Our leaf → (torch leaf, whether the torch tensor is the transpose of ours).
 _LEAVES = {"kernel": ("weight", True), "bias": ("bias", False), "scale": ("weight", False),
            "embedding": ("weight", False)}
-# Per head type: our module path inside the head → transformers module path.
-_HEAD_MODULES = {
-    "classification": {("dense",): "classifier.dense", ("out_proj",): "classifier.out_proj"},
-    "multiple_choice": {("classifier",): "classifier"},
-    "tagging": {("classifier",): "classifier"},
-    "span_qa": {("qa_outputs",): "qa_outputs"},
-    "mlm": {("dense",): "lm_head.dense", ("layer_norm",): "lm_head.layer_norm", (): "lm_head"},
-}
-ARCHITECTURES = {
-    "XLMRobertaForSequenceClassification": "classification",
-    "XLMRobertaForMultipleChoice": "multiple_choice",
-    "XLMRobertaForTokenClassification": "tagging",
-    "XLMRobertaForQuestionAnswering": "span_qa",
-    "XLMRobertaForMaskedLM": "mlm",
-}
 _HEAD_PREFIXES = ("classifier.", "qa_outputs.", "lm_head.")
 # Non-parameters some checkpoints carry: a position-id buffer and the tied MLM decoder.
 _IGNORED = ("embeddings.position_ids", "lm_head.decoder.weight")
@@ -87,8 +72,13 @@ def encoder_name_map(state: nnx.State) -> dict[tuple, tuple[str, bool]]:
           for path, _ in nnx.to_flat_state(state)}
 
 
+def architectures() -> dict[str, str]:
+  """{transformers `architectures` name: our head type}, from the heads' own declarations."""
+  return {cls.hf_architecture: t for t, cls in HEAD_TYPES.items() if cls.hf_architecture}
+
+
 def head_name_map(state: nnx.State, head_type: str) -> dict[tuple, tuple[str, bool]]:
-  modules = _HEAD_MODULES[head_type]
+  modules = HEAD_TYPES[head_type].hf_modules
   return {path: _torch_name(modules[tuple(path[:-1])], path[-1])
           for path, _ in nnx.to_flat_state(state)}
 
@@ -284,13 +274,15 @@ def load_task_model(name_or_path: str | os.PathLike, head_name: str = "task", *,
   if head_type is None:
     with open(os.path.join(os.path.dirname(reader.source), "config.json")) as f:
       archs = json.load(f).get("architectures") or []
-    found = [ARCHITECTURES[a] for a in archs if a in ARCHITECTURES]
+    known = architectures()
+    found = [known[a] for a in archs if a in known]
     if not found:
       raise CheckpointError(f"config.json architectures={archs} name no XLM-R task model; pass "
-                            f"head_type= one of {sorted(_HEAD_MODULES)}.")
+                            f"head_type= one of {sorted(known.values())}.")
     head_type = found[0]
-  if head_type not in _HEAD_MODULES:
-    raise ValueError(f"unknown head type {head_type!r}; expected one of {sorted(_HEAD_MODULES)}.")
+  if head_type not in HEAD_TYPES or not HEAD_TYPES[head_type].hf_architecture:
+    raise ValueError(f"unknown head type {head_type!r}; expected one of "
+                     f"{sorted(architectures().values())}.")
   mesh = mesh or _single_device_mesh()
   encoder, used = _load_encoder(cfg, reader, canon, mesh, rules,
                                 add_pooler=True if HEAD_TYPES[head_type].uses_pooler else None)
@@ -309,10 +301,9 @@ def load_task_model(name_or_path: str | os.PathLike, head_name: str = "task", *,
 
 
 def _num_labels(head_type: str, reader: WeightReader, canon: dict[str, str], cfg) -> int:
-  weight = {"classification": "classifier.out_proj.weight", "tagging": "classifier.weight"}.get(
-      head_type)
+  weight = HEAD_TYPES[head_type].hf_label_weight
   if weight is None:
-    return {"mlm": cfg.vocab_size}.get(head_type, 1)
+    return HEAD_TYPES[head_type].fixed_labels(cfg)
   if weight not in canon:
     raise CheckpointError(f"{reader.source} has no {weight}; it is not a {head_type} checkpoint.")
   return reader.shape(canon[weight])[0]
@@ -366,11 +357,13 @@ def export_task_model(model: TaskModel, out_dir: str | os.PathLike, head: str | 
       raise ValueError(f"model has heads {sorted(model.heads)}; name the one to export.")
     head = next(iter(model.heads))
   head_type = model.head_types[head]
-  arch = {v: k for k, v in ARCHITECTURES.items()}[head_type]
+  arch = HEAD_TYPES[head_type].hf_architecture
+  if not arch:
+    raise ValueError(f"a {head_type} head has no transformers model to export to.")
   enc_state, head_state = nnx.state(model.encoder), nnx.state(model.heads[head])
   config = model.cfg.replace(param_dtype=dtype or model.cfg.param_dtype).to_hf_dict()
   config["architectures"] = [arch]
-  if head_type in ("classification", "tagging"):
+  if HEAD_TYPES[head_type].hf_label_weight:  # transformers' label maps, as save_pretrained
     n = _num_labels(head_type, *_reader_for(head_state, head_type), model.cfg)
     config["id2label"] = {str(i): f"LABEL_{i}" for i in range(n)}
     config["label2id"] = {f"LABEL_{i}": i for i in range(n)}

@@ -25,7 +25,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from stilts_jax.report.results import QA_TARGETS, TARGETS, ResultRow
-from stilts_jax.report.summary import (BASELINE_LABEL, TARGET_TITLES, Summary, build_summary,
+from stilts_jax.report.summary import (BASELINE_LABEL, Summary, build_summary, target_title,
                                        fix_command, setting_label)
 
 PAPER_MODEL = "xlm-roberta-large"
@@ -122,7 +122,7 @@ def to_markdown(rows: Sequence[ResultRow]) -> str:
            "| " + " | ".join(head) + " |",
            "|" + "---|" * 4 + "---:|---:|" * len(PUBLISHED) + "---|"]
   for c in comparisons:
-    cells = [TARGET_TITLES[c.target], c.split, _num(c.baseline),
+    cells = [target_title(c.target), c.split, _num(c.baseline),
              f"{_num(c.best)} ({setting_label(c.best_setting)})" if c.best is not None else ""]
     for p in PUBLISHED:
       theirs = p.score.get(c.target)
@@ -131,9 +131,9 @@ def to_markdown(rows: Sequence[ResultRow]) -> str:
     lines.append("| " + " | ".join(cells) + " |")
   if not comparisons:
     lines.append("(no results on the splits XTREME reports: "
-                 + ", ".join(f"{TARGET_TITLES[t]} {s}" for t, s in PAPER_SPLIT.items()) + ")")
+                 + ", ".join(f"{target_title(t)} {s}" for t, s in PAPER_SPLIT.items()) + ")")
   lines += ["", "Sources:", *(f"- {p.label}: {p.source}." for p in PUBLISHED),
             "- QA exact match, published: " + "; ".join(
-                f"{p.label} " + ", ".join(f"{TARGET_TITLES[t]} {v:.1f}" for t, v in p.em.items())
+                f"{p.label} " + ", ".join(f"{target_title(t)} {v:.1f}" for t, v in p.em.items())
                 for p in PUBLISHED if p.em) + "."]
   return "\n".join(lines) + "\n"

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from stilts_jax.paths import PathLike, write_atomic
 from stilts_jax.report.results import MAIN_METRIC
-from stilts_jax.report.summary import TARGET_TITLES, Summary, gain_table, setting_label
+from stilts_jax.report.summary import Summary, gain_table, setting_label, target_title
 
 DPI = 100
 
@@ -41,7 +41,7 @@ def gains_figure(summary: Summary) -> Figure:
   g = gain_table(summary)
   if not g.settings:
     raise ValueError("Only baseline results: there is no intermediate setting to compare.")
-  cols = [TARGET_TITLES.get(c, "Avg") for c in g.columns]
+  cols = [("Avg" if c == "avg" else target_title(c)) for c in g.columns]
   fig = figure(heatmap_size(len(g.settings), len(cols)))
   ax = fig.subplots()
   finite = g.values[np.isfinite(g.values)]
@@ -92,7 +92,7 @@ def per_language_figure(summary: Summary, target: str) -> Figure:
   ax.set_ylim(0, 100)
   metric = MAIN_METRIC[target]
   ax.set_ylabel({"score": "(EM + F1) / 2", "f1": "F1"}.get(metric, metric))
-  ax.set_title(f"{TARGET_TITLES[target]} per language ({summary.split})")
+  ax.set_title(f"{target_title(target)} per language ({summary.split})")
   ax.legend(fontsize=7, ncol=min(n, 4), loc="upper right")
   fig.tight_layout()
   return fig

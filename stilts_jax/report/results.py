@@ -23,13 +23,13 @@ import json
 import math
 import os
 import string
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from etils import epath
 
 from stilts_jax.paths import PathLike
 from stilts_jax.layout import RESULTS_FILE
-from stilts_jax.tasks import TaskType, benchmark_tasks, get_task
+from stilts_jax.tasks import TaskType, benchmark_tasks, get_task, list_tasks
 
 # From the task registry (TaskSpec.benchmark / main_metric), the one list of each.
 # XTREME's task order (paper.md §3): classification, structured prediction, QA, retrieval.
@@ -37,9 +37,33 @@ TARGETS = benchmark_tasks("xtreme")
 QA_TARGETS = tuple(t for t in TARGETS if get_task(t).task_type == TaskType.SPAN_QA)
 # XTREME-R targets the pipeline also runs: valid rows, but outside the XTREME table and its Avg.
 XTREME_R_TARGETS = benchmark_tasks("xtreme_r")
-KNOWN_TARGETS = TARGETS + XTREME_R_TARGETS
-# Main metric per target. QA tasks are scored by (exact_match + f1) / 2, the XTREME task metric.
-MAIN_METRIC = {t: get_task(t).main_metric for t in KNOWN_TARGETS}
+
+
+def known_targets() -> tuple[str, ...]:
+  """Every target a row may name: XTREME's, XTREME-R's, then any other registered target task
+  (one of a new kind, say), read from the registry when asked so later registrations count."""
+  others = tuple(t for t in list_tasks(intermediate=False) if t not in TARGETS + XTREME_R_TARGETS)
+  return TARGETS + XTREME_R_TARGETS + others
+
+
+class _MainMetric(Mapping):
+  """{target: the metric its cell reports} (`TaskSpec.main_metric`, else its first metric), live
+  over the registry. QA's is "score", (exact_match + f1) / 2, the XTREME task metric."""
+
+  def __getitem__(self, target: str) -> str:
+    if target not in known_targets():
+      raise KeyError(target)
+    spec = get_task(target)
+    return spec.main_metric or spec.metrics[0]
+
+  def __iter__(self):
+    return iter(known_targets())
+
+  def __len__(self) -> int:
+    return len(known_targets())
+
+
+MAIN_METRIC: Mapping[str, str] = _MainMetric()
 SPLITS = ("validation", "test")
 BUCC_SOURCES = ("bucc_original_files", "hub_gold_pairs")
 REQUIRED_KEYS = ("intermediate", "target", "language", "split", "metric", "value")
@@ -107,8 +131,8 @@ def _parse_row(obj, where: str) -> ResultRow:
   if inter is not None and (not isinstance(inter, str) or not inter.strip()):
     raise bad(f"intermediate must be a non-empty string or null (baseline), got {inter!r}")
   target = obj["target"]
-  if target not in KNOWN_TARGETS:
-    raise bad(f"unknown target {target!r} (known: {', '.join(KNOWN_TARGETS)})")
+  if target not in known_targets():
+    raise bad(f"unknown target {target!r} (known: {', '.join(known_targets())})")
   language = obj["language"]
   languages = get_task(target).languages
   if language not in languages:

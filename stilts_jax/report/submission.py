@@ -110,7 +110,7 @@ def _read_predictions(path: epath.Path) -> list[tuple[str, object, str]]:
 
 def _render(target: str, rows: list, path: epath.Path) -> str:
   """The submission file's text for one (target, language)."""
-  task_type = get_task(target).task_type.value
+  task_type = get_task(target).task_type
   if target in QA_TARGETS:
     answers = {}
     for guid, pred, where in rows:
@@ -127,7 +127,7 @@ def _render(target: str, rows: list, path: epath.Path) -> str:
       lines += [f"{s}\t{t}" for s, t in _bucc_pairs(pred, where)]
     elif target == "tatoeba":
       lines.append(_tatoeba(pred, where))
-    elif task_type == "tagging":
+    elif task_type == TaskType.TAGGING:
       if not isinstance(pred, list) or not pred:
         raise SubmissionError(f"{where}: {target} prediction must be a non-empty list of tags")
       lines += [_clean_token(t, where, "tag") for t in pred] + [""]

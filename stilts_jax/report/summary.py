@@ -30,12 +30,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stilts_jax.report.results import (KNOWN_TARGETS, MAIN_METRIC, QA_TARGETS, SPLITS, TARGETS,
-                                       ResultRow, ResultsError, aggregate_seeds)
+from stilts_jax.report.results import (MAIN_METRIC, QA_TARGETS, SPLITS, TARGETS, ResultRow,
+                                       ResultsError, aggregate_seeds, known_targets)
 from stilts_jax.tasks import get_source, get_task
 
 BASELINE_LABEL = "none (XLM-R)"
-TARGET_TITLES = {t: get_task(t).title for t in KNOWN_TARGETS}
+def target_title(target: str) -> str:
+  """A target's name in tables (`TaskSpec.title`, else its registry name)."""
+  return get_task(target).title or target
 
 
 def setting_label(intermediate: str | None) -> str:
@@ -79,6 +81,9 @@ class Summary:
   data_notes: list[str] = dataclasses.field(default_factory=list)  # repairs and skips
   # {target: why not comparable with published numbers}; those cells are marked `‡`
   not_comparable: dict[str, str] = dataclasses.field(default_factory=dict)
+  # Targets outside XTREME with rows here (XTREME-R's, a new task's): their cells are in `cells`,
+  # shown in a table of their own and never in the XTREME Avg.
+  others: tuple[str, ...] = ()
 
   @property
   def has_baseline(self) -> bool:
@@ -161,7 +166,9 @@ def build_summary(rows: Sequence[ResultRow], split: str = "validation") -> Summa
   stats = aggregate_seeds(rows)
   inters = {r.intermediate for r in rows}
   settings = ([None] if None in inters else []) + sorted(i for i in inters if i is not None)
-  cells = {(s, t): _cell(t, split, stats, s) for s in settings for t in TARGETS}
+  present = {r.target for r in rows}
+  others = tuple(t for t in known_targets() if t not in TARGETS and t in present)
+  cells = {(s, t): _cell(t, split, stats, s) for s in settings for t in TARGETS + others}
   avg = {}
   for s in settings:
     values = [cells[(s, t)].value for t in TARGETS]
@@ -170,7 +177,8 @@ def build_summary(rows: Sequence[ResultRow], split: str = "validation") -> Summa
             f"(configs: {_configs_text(c.configs)}"
             + ("; none = rows without a config fingerprint" if None in c.configs else "") + ")."
             for (s, t), c in cells.items() if c.value is not None and c.mixed_configs]
-  return Summary(split, settings, cells, avg, notes, data_notes(rows), not_comparable(rows))
+  return Summary(split, settings, cells, avg, notes, data_notes(rows), not_comparable(rows),
+                 others)
 
 
 PREPARE_DIR = "xtreme_data"  # the folder name the fix command suggests
@@ -199,7 +207,7 @@ def not_comparable(rows: Sequence[ResultRow]) -> dict[str, str]:
     if target == "bucc2018" and any(r.bucc_source == "hub_gold_pairs" for r in mine):
       hub = hub or ["hub gold pairs"]
     if hub and reasons:
-      out[target] = (f"{TARGET_TITLES[target]}: read from the Hub ({', '.join(hub[:2])}"
+      out[target] = (f"{target_title(target)}: read from the Hub ({', '.join(hub[:2])}"
                      f"{', ...' if len(hub) > 2 else ''}), and {'; '.join(sorted(reasons))}. "
                      f"Not comparable with published numbers; fix: {fix_command(target)}.")
   return out
@@ -227,7 +235,7 @@ def data_notes(rows: Sequence[ResultRow]) -> list[str]:
       read = data.get("rows_read")
       parts.append(f"{sum(skipped.values())} of {read if read is not None else '?'} rows "
                    f"skipped (" + ", ".join(f"{k} {n}" for k, n in sorted(skipped.items())) + ")")
-    lines.append(f"{TARGET_TITLES.get(target, target)} {language} ({split}): " + "; ".join(parts))
+    lines.append(f"{target_title(target)} {language} ({split}): " + "; ".join(parts))
   return lines
 
 
@@ -293,7 +301,7 @@ def _md_row(cells: Sequence[str]) -> str:
 
 def to_markdown(summary: Summary) -> str:
   """The summary (and, with a baseline, the gains) as markdown tables with footnotes."""
-  head = ["intermediate"] + [TARGET_TITLES[t] for t in TARGETS] + ["Avg"]
+  head = ["intermediate"] + [target_title(t) for t in TARGETS] + ["Avg"]
   lines = [f"XTREME summary ({summary.split}; main metric averaged over each task's languages; "
            f"QA = (EM + F1) / 2; ± = std over seeds)", "",
            _md_row(head), _md_row(["---"] + ["---:"] * (len(head) - 1))]
@@ -314,13 +322,22 @@ def to_markdown(summary: Summary) -> str:
     lines.append(_md_row(row))
   lines += ["", *(f"- {f}" for f in foot + summary.notes)] if foot or summary.notes else []
 
-  qa_head = ["intermediate"] + [f"{TARGET_TITLES[t]} F1 / EM" for t in QA_TARGETS]
+  qa_head = ["intermediate"] + [f"{target_title(t)} F1 / EM" for t in QA_TARGETS]
   lines += ["", "QA detail (F1 / EM)", "", _md_row(qa_head), _md_row(["---"] + ["---:"] * 3)]
   for s in summary.settings:
     cs = [summary.cell(s, t) for t in QA_TARGETS]
     lines.append(_md_row([setting_label(s)] + [
         "" if c.f1 is None else f"{c.f1:.1f} / {c.em:.1f}" + _marks(c)
         for c in cs]))
+
+  if summary.others:
+    other_head = ["intermediate"] + [target_title(t) for t in summary.others]
+    lines += ["", f"Other targets ({summary.split}; main metric averaged over the languages "
+              f"run; not in the XTREME Avg)", "", _md_row(other_head),
+              _md_row(["---"] + ["---:"] * len(summary.others))]
+    for s in summary.settings:
+      cs = [summary.cell(s, t) for t in summary.others]
+      lines.append(_md_row([setting_label(s)] + [_fmt(c.value, c.std, _marks(c)) for c in cs]))
 
   if summary.has_baseline and len(summary.settings) > 1:
     g = gain_table(summary)

@@ -29,6 +29,8 @@ ENGLISH = ("en",)
 
 
 class TaskType(str, enum.Enum):
+  """The built-in task kinds' names (`kinds/` holds each kind's behaviour). A `TaskSpec` may name
+  any registered kind; its `task_type` is the plain name, equal to these members."""
   CLASSIFICATION = "classification"  # single sentence or pair -> PairExample
   MULTIPLE_CHOICE = "multiple_choice"  # -> ChoiceExample
   SPAN_QA = "span_qa"  # SQuAD 1.1 / 2.0 style -> SpanExample
@@ -104,9 +106,11 @@ class TaskSpec:
   `split_languages[split]` restricts the languages of a split (default: `languages`); target
   tasks train on English only, and UD-POS has test-only languages.
   `labels` is None only for CCG, whose supertag inventory comes with the user's files.
+  `task_type` names its kind (`kinds.KINDS`): a `TaskType` member or a kind registered with
+  `kinds.register_kind`; it is stored as the plain name.
   """
   name: str
-  task_type: TaskType
+  task_type: str
   sources: Mapping[str, tuple[str, ...]]
   metrics: tuple[str, ...]
   max_length: int
@@ -122,6 +126,9 @@ class TaskSpec:
   benchmark: str = ""
   title: str = ""
   main_metric: str = ""
+
+  def __post_init__(self):
+    object.__setattr__(self, "task_type", str(getattr(self.task_type, "value", self.task_type)))
 
   @property
   def splits(self) -> tuple[str, ...]:
@@ -154,6 +161,13 @@ def register_task(spec: TaskSpec) -> TaskSpec:
   if spec.name in _TASKS and _TASKS[spec.name] != spec:
     raise ValueError(f"Task {spec.name!r} is already registered with a different declaration.")
   # Check references now so a typo in a declaration fails at import, not at load time.
+  if spec.task_type not in {t.value for t in TaskType}:
+    # A kind of its own: declared (kinds.register_kind) before its tasks. The built-in kinds are
+    # not looked up here: `kinds/` imports this package while it loads.
+    from stilts_jax.kinds.base import KINDS
+    if spec.task_type not in KINDS:
+      raise ValueError(f"Task {spec.name!r}: unknown task kind {spec.task_type!r}; register it "
+                       f"with kinds.register_kind first (known: {_valid(KINDS)}).")
   for split, names in spec.sources.items():
     for name in names:
       if name in _SOURCES:
