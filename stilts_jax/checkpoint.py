@@ -172,6 +172,7 @@ class Checkpointer:
     if best_mode not in ("max", "min"):
       raise ValueError(f"best_mode must be 'max' or 'min'; got {best_mode!r}.")
     self.directory = epath.Path(directory)
+    self.save_interval_steps = int(save_interval_steps)
     self.best_metric = best_metric
     self.best_mode = best_mode
     policies: list[pp.PreservationPolicy] = [pp.LatestN(n=max_to_keep)]
@@ -215,7 +216,14 @@ class Checkpointer:
     return self.manager.best_step()
 
   def should_save(self, step: int) -> bool:
-    return self.manager.should_save(int(step))
+    """Whether `save(step, ...)` would save: an interval step after the last saved one, or the
+    preemption step. The same decision as Orbax's policies above, in plain arithmetic: the loop
+    asks every step, and Orbax's answer costs ~15 µs there."""
+    step = int(step)
+    if step % self.save_interval_steps == 0:
+      last = self.manager.latest_step()
+      return last is None or step > last
+    return self.reached_preemption(step)
 
   def save(self, step: int, state: Mapping[str, Any], *, metrics: Mapping[str, Any] | None = None,
            metadata: Mapping[str, Any] | None = None, force: bool = False) -> bool:

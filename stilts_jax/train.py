@@ -186,48 +186,60 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
     examples_since_log = 0
 
   ##### The loop ###############################################################################
+  # The host runs ahead of the device: a step's call returns once it is queued, so the next batch
+  # is assembled and sent while the device computes. Only evaluation, checkpoints and preemption
+  # wait for the device. A log step's metrics are fetched after the *next* step is queued, so
+  # the device never idles while the host reads them, writes the log and redraws the bar.
   status = "completed"
   done = start
+  log_due = None  # a log step whose metrics are read once the next step is queued
   if any(t.dev_parts for t in tasks) and history["evals_since_best"] >= hp.patience:
     # Relaunched after early stopping (e.g. killed during the final evaluation): stay stopped,
     # or the phase would train on and hand over a different model.
     status, total = "early_stopped", start
-  for step in range(start, total):
-    update = step // accum
-    head = names[task_ids[update]]
-    local = batches[head].batch_at(int(task_updates[update]) * accum + step % accum)
-    with jax.set_mesh(mesh):  # model kernels that run per shard (splash attention) find the mesh
+  # Kernels that run per shard (splash attention) find the mesh.
+  with jax.set_mesh(mesh):
+    for step in range(start, total):
+      update = step // accum
+      head = names[task_ids[update]]
+      local = batches[head].batch_at(int(task_updates[update]) * accum + step % accum)
       state, metrics = train_step(state, to_global_batch(local, mesh), head)
-    pending.append((step, metrics))
-    examples_since_log += micro
-    done = step + 1
-    is_eval = done % (hp.eval_every_steps * accum) == 0 or done == total
-    if done % (hp.log_every_steps * accum) == 0 or is_eval or ckpt.should_save(done):
-      flush(done)
-    if is_eval:
-      score = dev_score(state["params"], predict_step, tasks, evaluator)
-      if score is not None:
-        tracker.scalars(done, {"score": score}, prefix="dev")
-        if history["best_score"] is None or score > history["best_score"]:
-          history.update(best_step=done, best_score=score, evals_since_best=0)
-        else:
-          history["evals_since_best"] += 1
-      ckpt.save(done, state, metrics=None if score is None else {"score": score},
-                metadata=history, force=True)
-      if history["evals_since_best"] >= hp.patience:
-        tracker.note(f"[{name}] early stop at step {done}: no dev improvement in {hp.patience} "
-                     f"evaluations (best {history['best_score']:.2f} at step "
-                     f"{history['best_step']}).")
-        status = "early_stopped"
+      if log_due is not None:
+        flush(log_due)
+        log_due = None
+      pending.append((step, metrics))
+      examples_since_log += micro
+      done = step + 1
+      is_eval = done % (hp.eval_every_steps * accum) == 0 or done == total
+      save_due = ckpt.should_save(done)
+      if is_eval or save_due:
+        flush(done)  # these wait for the step anyway
+      elif done % (hp.log_every_steps * accum) == 0:
+        log_due = done
+      if is_eval:
+        score = dev_score(state["params"], predict_step, tasks, evaluator)
+        if score is not None:
+          tracker.scalars(done, {"score": score}, prefix="dev")
+          if history["best_score"] is None or score > history["best_score"]:
+            history.update(best_step=done, best_score=score, evals_since_best=0)
+          else:
+            history["evals_since_best"] += 1
+        ckpt.save(done, state, metrics=None if score is None else {"score": score},
+                  metadata=history, force=True)
+        if history["evals_since_best"] >= hp.patience:
+          tracker.note(f"[{name}] early stop at step {done}: no dev improvement in {hp.patience} "
+                       f"evaluations (best {history['best_score']:.2f} at step "
+                       f"{history['best_step']}).")
+          status = "early_stopped"
+          break
+      elif save_due:
+        ckpt.save(done, state, metadata=history)  # periodic: no dev score, so never "best"
+        tracker.persist()
+      if ckpt.reached_preemption(done):
+        flush(done)
+        ckpt.save(done, state, metadata=history, force=True)
+        status = "preempted"
         break
-    elif ckpt.should_save(done):
-      ckpt.save(done, state, metadata=history)  # periodic: no dev score, so never "best"
-      tracker.persist()
-    if ckpt.reached_preemption(done):
-      flush(done)
-      ckpt.save(done, state, metadata=history, force=True)
-      status = "preempted"
-      break
   flush(done)
   ckpt.wait_until_finished()
   tracker.close()

@@ -18,7 +18,8 @@ if str(ROOT) not in sys.path:
 
 from _real_data import REAL_DATA, needs_real_data  # noqa: E402
 from benchmarks import (  # noqa: E402
-    common, dispatch, eval_throughput, featurize, qa_postprocess, run_all, train_throughput)
+    common, dispatch, eval_throughput, featurize, phase_loop, qa_postprocess, run_all,
+    train_throughput)
 
 RATE_KEYS = ("tokens_per_s", "real_tokens_per_s", "sequences_per_s", "step_time_s",
              "model_tflops_per_s", "peak_memory_bytes")
@@ -208,6 +209,17 @@ def test_dispatch_benchmark_times_calls_per_depth(tmp_path):
     assert row["finite"] and 0 < row["dispatch_us"] and row["dispatch_us"] <= row["synced_step_us"]
   with pytest.raises(SystemExit):
     dispatch.main(["--layers=2,x"])
+
+
+def test_phase_loop_benchmark_runs_both_loops_and_reports_the_ratio(tmp_path):
+  r = phase_loop.main(["--steps=2,3", "--repeats=1", "--layers=1", "--hidden=32",
+                       "--batch-size=8", "--seq-len=8", f"--json={tmp_path / 'l.json'}"])
+  assert json.loads((tmp_path / "l.json").read_text())["ratio"] == r["ratio"]
+  assert r["steps"] == [2, 3] and r["processes"] == 1
+  assert r["ratio"] == r["bare_ms_per_step"] / r["loop_ms_per_step"]
+  assert len(r["runs_ms_per_step"]["bare"]) == len(r["runs_ms_per_step"]["loop"]) == 1
+  with pytest.raises(SystemExit):
+    phase_loop.main(["--steps=3,3"])
 
 
 def test_run_all_records_every_part_even_when_one_fails(tmp_path, monkeypatch, train_runs):

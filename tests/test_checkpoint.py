@@ -231,6 +231,23 @@ def test_preemption_is_false_single_process(tmp_path):
     assert ckpt.reached_preemption(3) is False
 
 
+def test_should_save_decides_as_orbax(tmp_path, monkeypatch):
+  """The loop's per-step check is plain arithmetic; it must agree with Orbax's save policies
+  (interval steps after the last saved one, the preemption step) before and after saves."""
+  from stilts_jax import checkpoint
+  state = {"params": {"w": jnp.ones((2,))}, "step": jnp.int32(0)}
+  with Checkpointer(tmp_path, save_interval_steps=4, async_save=False) as ckpt:
+    def agree(steps):
+      assert [s for s in steps if ckpt.should_save(s)] == [
+          s for s in steps if ckpt.manager.should_save(s)]
+      return [s for s in steps if ckpt.should_save(s)]
+    assert agree(range(1, 13)) == [4, 8, 12]
+    assert ckpt.save(8, state) is True
+    assert agree(range(1, 13)) == [12]  # not again, nor an earlier interval step
+    monkeypatch.setattr(checkpoint._SIGTERM_RECEIVED, "is_set", lambda: True)
+    assert ckpt.should_save(9) is True  # a preemption notice: save at the next step
+
+
 SIGTERM_TWICE = """
 import os, signal, sys, time
 from stilts_jax import checkpoint

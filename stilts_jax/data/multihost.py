@@ -110,7 +110,7 @@ def to_global_batch(
   rows = {key: np.shape(v)[0] if np.ndim(v) else None for key, v in local_batch.items()}
   if len(set(rows.values())) > 1 or None in rows.values():
     raise ValueError(f"local batch arrays must share a leading (batch) dim; got {rows}.")
-  out = {}
+  local, global_shapes = {}, {}
   for key, v in local_batch.items():
     v = np.asarray(v)
     if v.shape[0] % k:
@@ -119,6 +119,8 @@ def to_global_batch(
           f"batch shards: the global batch ({v.shape[0] * (n_shards // k)} rows) must be "
           f"divisible by the mesh's batch-axis size {n_shards} (axes {axes} of mesh "
           f"{dict(mesh.shape)}).")
-    global_shape = (v.shape[0] * n_shards // k,) + v.shape[1:]
-    out[key] = jax.make_array_from_process_local_data(sharding, v, global_shape)
-  return out
+    local[key] = v
+    global_shapes[key] = (v.shape[0] * n_shards // k,) + v.shape[1:]
+  # One call for the whole batch: in a single process that is one `device_put` of every array
+  # together (about half the host time of one transfer per array).
+  return jax.make_array_from_process_local_data(sharding, local, global_shapes)

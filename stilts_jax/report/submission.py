@@ -32,7 +32,7 @@ from etils import epath
 
 from stilts_jax.paths import PathLike, write_atomic
 from stilts_jax.report.results import QA_TARGETS, TARGETS, text_lines
-from stilts_jax.tasks import get_task
+from stilts_jax.tasks import TaskType, get_task
 
 _PRED_FILE = re.compile(r"^test-(?P<lang>[A-Za-z_-]+)\.jsonl$")
 
