@@ -215,14 +215,16 @@ def pretrained_mlm_head(model_cfg, mesh):
 
 def _mlm_task(ctx: Context) -> PhaseTask:
   """Masked LM on multilingual text, mixed into intermediate training at `config.mlm.rate`."""
-  from stilts_jax import mlm
+  from stilts_jax.features.mlm import featurize_mlm
+  from stilts_jax.kinds.mlm import masking_args
+  from stilts_jax.tasks.mlm_corpus import load_mlm_corpus
   m = ctx.config.mlm  # run_config.validate checked source and languages
-  corpus = mlm.load_mlm_corpus(m.source, languages=m.languages.split(","),
+  corpus = load_mlm_corpus(m.source, languages=m.languages.split(","),
                                limit_per_language=m.limit_per_language,
                                text_column=m.text_column, config=m.hub_config or None,
                                revision=m.revision or None)
-  features = mlm.featurize_mlm(corpus, ctx.tokenizer, m.max_length)
-  masking = dict(mlm.masking_args(ctx.tokenizer), mlm_probability=m.mlm_probability)
+  features = featurize_mlm(corpus, ctx.tokenizer, m.max_length)
+  masking = dict(masking_args(ctx.tokenizer), mlm_probability=m.mlm_probability)
   return PhaseTask(head=MLM, head_type="mlm", train_features=features, rate=m.rate,
                    masking=masking)
 

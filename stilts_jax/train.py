@@ -20,12 +20,13 @@ import numpy as np
 from etils import epath
 from flax import nnx
 
-from stilts_jax import evaluate, mlm, optim, sampling, steps
+from stilts_jax import evaluate, optim, sampling, steps
 from stilts_jax import sharding as shd
 from stilts_jax.checkpoint import Checkpointer, abstract_state
 from stilts_jax.data import DEFAULT_BUCKETS, TrainBatches, process_slice, to_global_batch
 from stilts_jax.data.packing import PACKED_SEQUENCE_KEYS, pack_features
 from stilts_jax.kinds import get_kind
+from stilts_jax.kinds.mlm import mlm_batches
 from stilts_jax.models import TaskModel
 from stilts_jax.phase_dir import PhaseDir
 from stilts_jax.tasks import TaskSpec
@@ -46,7 +47,7 @@ class PhaseTask:
   # A fixed share of the steps (e.g. MLM mixed into intermediate training at rate 0.2) instead of
   # a share proportional to the task's size; its data then does not count toward the step budget.
   rate: float | None = None
-  masking: Mapping[str, Any] | None = None  # mlm only: mlm.masking_args(tokenizer) (+ probability)
+  masking: Mapping[str, Any] | None = None  # mlm only: kinds.mlm.masking_args (+ probability)
 
 
 @dataclasses.dataclass
@@ -83,8 +84,8 @@ def _batches(task: PhaseTask, micro: int, seed: int, index: int, count: int, buc
   if kind.masked:  # labels come from masking each step
     if task.masking is None:
       raise ValueError(f"task {task.head!r} is MLM but has no masking arguments.")
-    return mlm.MLMBatches(features, micro, seed, index, count, buckets, group_by_length=True,
-                          **task.masking)
+    return mlm_batches(features, micro, seed, index, count, buckets, group_by_length=True,
+                       **task.masking)
   return TrainBatches(features, micro, seed, index, count, buckets, group_by_length=True)
 
 

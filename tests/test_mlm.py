@@ -12,7 +12,10 @@ import pytest
 import torch
 
 import stilts_jax
-from stilts_jax import mlm, sampling, steps
+from stilts_jax import sampling, steps
+from stilts_jax.features.mlm import featurize_mlm
+from stilts_jax.kinds import mlm
+from stilts_jax.tasks.mlm_corpus import load_mlm_corpus
 from stilts_jax.features import IGNORE_INDEX
 from tests.conftest import MULTILINGUAL_TEXT
 from tests.hf_helpers import padded_batch, random_hf_model
@@ -120,9 +123,9 @@ def _mlm_features(rows: int = 40, length: int = 24):
 def test_mlm_batches_resume_and_process_split():
   features = _mlm_features()
   kw = dict(buckets=(8, 16, 24), group_by_length=True, **MASKING)
-  full = mlm.MLMBatches(features, 8, seed=3, **kw)
+  full = mlm.mlm_batches(features, 8, seed=3, **kw)
   assert full.steps_per_epoch == 5 and full.num_examples == 40
-  a, b = full.batch_at(7), mlm.MLMBatches(features, 8, seed=3, **kw).batch_at(7)  # "resumed"
+  a, b = full.batch_at(7), mlm.mlm_batches(features, 8, seed=3, **kw).batch_at(7)  # "resumed"
   assert sorted(a) == ["attention_mask", "example_index", "input_ids", "labels"]
   for key in a:
     np.testing.assert_array_equal(a[key], b[key])
@@ -133,13 +136,13 @@ def test_mlm_batches_resume_and_process_split():
   sel = a["labels"] != IGNORE_INDEX
   np.testing.assert_array_equal(a["labels"][sel], features["input_ids"][rows, :t][sel])
   # Two processes together see exactly the single-process global batch (masks included).
-  halves = [mlm.MLMBatches(features, 8, 3, p, 2, **kw).batch_at(7) for p in (0, 1)]
+  halves = [mlm.mlm_batches(features, 8, 3, p, 2, **kw).batch_at(7) for p in (0, 1)]
   for key in a:
     np.testing.assert_array_equal(np.concatenate([h[key] for h in halves]), a[key])
   # A revisited row (epoch 1 vs 0) gets a fresh mask; other seeds differ.
   def epoch_labels(seed: int, epoch: int) -> np.ndarray:  # [N, T] labels, by example
     out = np.full(features["input_ids"].shape, IGNORE_INDEX)
-    batches = mlm.MLMBatches(features, 8, seed, **kw)
+    batches = mlm.mlm_batches(features, 8, seed, **kw)
     for step in range(epoch * 5, epoch * 5 + 5):
       b = batches.batch_at(step)
       out[b["example_index"], :b["labels"].shape[1]] = b["labels"]
@@ -150,7 +153,7 @@ def test_mlm_batches_resume_and_process_split():
   assert (first != epoch_labels(3, 1)).mean() > 0.05
   assert (first != epoch_labels(4, 0)).mean() > 0.05
   with pytest.raises(ValueError, match="labels"):
-    mlm.MLMBatches(dict(features, labels=features["input_ids"]), 8, 3, **kw)
+    mlm.mlm_batches(dict(features, labels=features["input_ids"]), 8, 3, **kw)
 
 
 def test_mlm_at_a_fixed_rate_scales_the_sized_tasks():
@@ -176,15 +179,15 @@ def _corpus_dir(tmp_path):
 
 def test_load_corpus_from_local_text_files(tmp_path):
   by_lang = _corpus_dir(tmp_path)
-  corpus = mlm.load_mlm_corpus(tmp_path, languages=["ru", "zh", "th"], limit_per_language=4)
+  corpus = load_mlm_corpus(tmp_path, languages=["ru", "zh", "th"], limit_per_language=4)
   assert list(corpus) == ["ru", "zh", "th"]
   for lang, texts in corpus.items():
     assert texts == (by_lang[lang] * 2)[:4]
-  assert mlm.load_mlm_corpus(tmp_path, languages=["ar"])["ar"] == by_lang["ar"] * 3
+  assert load_mlm_corpus(tmp_path, languages=["ar"])["ar"] == by_lang["ar"] * 3
   with pytest.raises(FileNotFoundError, match="hi"):
-    mlm.load_mlm_corpus(tmp_path, languages=["hi"])
+    load_mlm_corpus(tmp_path, languages=["hi"])
   with pytest.raises(FileNotFoundError):
-    mlm.load_mlm_corpus(tmp_path / "missing", languages=["en"])
+    load_mlm_corpus(tmp_path / "missing", languages=["en"])
 
 
 def test_hub_path_reads_through_load_dataset(tmp_path, monkeypatch):
@@ -207,7 +210,7 @@ def test_hub_path_reads_through_load_dataset(tmp_path, monkeypatch):
                 streaming=kwargs["streaming"])
 
   monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-  hub = mlm.load_mlm_corpus("wikimedia/wikipedia", languages=["hi", "es"],
+  hub = load_mlm_corpus("wikimedia/wikipedia", languages=["hi", "es"],
                             config="20231101.{lang}", revision="abc", limit_per_language=3)
   assert calls == [("wikimedia/wikipedia", f"20231101.{lang}",
                     {"split": "train", "revision": "abc", "streaming": True})
@@ -216,15 +219,15 @@ def test_hub_path_reads_through_load_dataset(tmp_path, monkeypatch):
                  "es": [MULTILINGUAL_TEXT[14]] * 2}
   monkeypatch.setattr(datasets, "load_dataset", real)
   # The same files as a local directory give the same texts.
-  assert mlm.load_mlm_corpus(tmp_path, languages=["hi", "es"], limit_per_language=3) == hub
+  assert load_mlm_corpus(tmp_path, languages=["hi", "es"], limit_per_language=3) == hub
   with pytest.raises(KeyError, match="body"):
-    mlm.load_mlm_corpus(tmp_path, languages=["es"], text_column="body")
+    load_mlm_corpus(tmp_path, languages=["es"], text_column="body")
 
 
 def test_featurize_mlm_shapes_specials_and_chunking(tokenizer):
   texts = {"en": MULTILINGUAL_TEXT[0:2], "th": MULTILINGUAL_TEXT[8:10], "hi": ["", "  "]}
   max_length = 12
-  f = mlm.featurize_mlm(texts, tokenizer, max_length)
+  f = featurize_mlm(texts, tokenizer, max_length)
   n = f["input_ids"].shape[0]
   assert f["input_ids"].shape == f["attention_mask"].shape == (n, max_length)
   assert all(f[k].dtype == np.int32 for k in f)
@@ -244,8 +247,8 @@ def test_featurize_mlm_shapes_specials_and_chunking(tokenizer):
   # Masking the featurized rows with the tokenizer's own ids.
   args = mlm.masking_args(tokenizer)
   assert args["mask_token_id"] == len(tokenizer) - 1 and args["vocab_size"] == len(tokenizer)
-  batch = mlm.MLMBatches({k: f[k] for k in ("input_ids", "attention_mask")}, 2, seed=0,
+  batch = mlm.mlm_batches({k: f[k] for k in ("input_ids", "attention_mask")}, 2, seed=0,
                          buckets=(max_length,), mlm_probability=0.5, **args).batch_at(0)
   assert batch["input_ids"].shape == batch["labels"].shape == (2, max_length)
-  plain = mlm.featurize_mlm(MULTILINGUAL_TEXT[:2], tokenizer, max_length)
+  plain = featurize_mlm(MULTILINGUAL_TEXT[:2], tokenizer, max_length)
   assert "language_index" not in plain

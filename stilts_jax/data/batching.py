@@ -20,7 +20,7 @@ the batches it would have seen.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -203,6 +203,10 @@ class TrainBatches:
   global batches; each chunk is sorted by real length (longest first), cut into batches, and the
   batch order of the epoch is shuffled with `rng([seed, e, 1])`. Still a pure function of
   (seed, epoch, step), with much less padding per bucket.
+
+  transform: `transform(step, global_batch) -> batch`, applied to the whole global batch of a step
+  (trimmed to its bucket) before this process keeps its rows, so a random transform drawn from
+  (seed, step) gives the same batch however many processes share it (MLM's masking, kinds/mlm.py).
   """
 
   def __init__(
@@ -217,6 +221,7 @@ class TrainBatches:
       group_by_length: bool = False,
       group_chunk_batches: int = 50,
       sequence_keys: Collection[str] | None = None,
+      transform: Callable[[int, dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
   ):
     self._b = _Batcher(features, global_batch_size, process_index, process_count, buckets,
                        sequence_keys)
@@ -229,6 +234,7 @@ class TrainBatches:
     self.seed = int(seed)
     self.group_by_length = bool(group_by_length)
     self.group_chunk_batches = int(group_chunk_batches)
+    self.transform = transform
     self._epoch_cache: tuple[int, np.ndarray] | None = None
 
   # Read-only views of the shared state.
@@ -279,7 +285,10 @@ class TrainBatches:
   def batch_at(self, step: int) -> dict[str, np.ndarray]:
     """This process's slice of the global batch at `step`, sequence arrays trimmed to its bucket."""
     rows = self.global_indices_at(step)
-    return self._b.gather(rows[self._b._local], self._b.bucket_for(rows))
+    if self.transform is None:
+      return self._b.gather(rows[self._b._local], self._b.bucket_for(rows))
+    batch = self.transform(int(step), self._b.gather(rows, self._b.bucket_for(rows)))
+    return {k: v[self._b._local] for k, v in batch.items()}
 
   def from_step(self, step: int = 0) -> Iterator[dict[str, np.ndarray]]:
     """Endless iterator of `batch_at(step), batch_at(step + 1), ...` (epochs roll over)."""
