@@ -143,7 +143,10 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
   ckpt = Checkpointer(PhaseDir(workdir).train_states,
                       save_interval_steps=hp.checkpoint_every_steps * hp.grad_accum,
                       max_to_keep=hp.keep_checkpoints, best_metric="score", best_mode="max")
-  history = {"best_step": None, "best_score": None, "evals_since_best": 0}
+  # `unlogged`: the metrics of steps after the last log row when a preemption saved the state
+  # mid-interval; the relaunch logs them with the rest of that interval (one history, the same
+  # rows as an uninterrupted run).
+  history = {"best_step": None, "best_score": None, "evals_since_best": 0, "unlogged": None}
   if ckpt.latest_step() is not None:
     state, meta = ckpt.restore(abstract_state(state))
     history.update({k: meta[k] for k in history if k in (meta or {})})
@@ -160,10 +163,14 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
 
   pending: list[tuple[int, dict]] = []
   examples_since_log = 0
+  carried = history.pop("unlogged") or {"loss": [], "grad_norm": []}
+  unlogged = {k: [np.float32(v) for v in carried[k]] for k in ("loss", "grad_norm")}
 
-  def flush(done: int) -> None:
+  def flush(done: int, log: bool = True) -> None:
+    """Reads the pending steps' metrics (raising on a non-finite one) and, with `log`, writes
+    one row for them and any unlogged ones before them."""
     nonlocal examples_since_log
-    if not pending:
+    if not pending and not (log and unlogged["loss"]):
       return
     fetched = jax.device_get([m for _, m in pending])
     for (step, _), m in zip(pending, fetched):
@@ -180,10 +187,15 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
             f"[{name}] loss or gradient became non-finite at step {step} (loss={m['loss']}, "
             f"grad_norm={m['grad_norm']}); that update was not applied. {where} Lower the "
             "learning rate or check the data.")
-    values = {"loss": float(np.mean([m["loss"] for m in fetched])),
-              "grad_norm": float(np.mean([m["grad_norm"] for m in fetched]))}
-    tracker.progress(done, examples_since_log, values)
+    for key in unlogged:
+      unlogged[key] += [m[key] for m in fetched]
     pending.clear()
+    if not log:
+      return
+    values = {k: float(np.mean(v)) for k, v in unlogged.items()}
+    tracker.progress(done, examples_since_log, values)
+    for v in unlogged.values():
+      v.clear()
     examples_since_log = 0
 
   ##### The loop ###############################################################################
@@ -212,7 +224,10 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
       examples_since_log += micro
       done = step + 1
       is_eval = done % (hp.eval_every_steps * accum) == 0 or done == total
-      save_due = ckpt.should_save(done)
+      # A preemption (a collective under jax.distributed: every process asks at every step)
+      # saves below; the periodic save is for the other steps.
+      preempting = ckpt.reached_preemption(done)
+      save_due = not preempting and ckpt.should_save(done)
       if is_eval or save_due:
         flush(done)  # these wait for the step anyway
       elif done % (hp.log_every_steps * accum) == 0:
@@ -236,12 +251,14 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
       elif save_due:
         ckpt.save(done, state, metadata=history)  # periodic: no dev score, so never "best"
         tracker.persist()
-      if ckpt.reached_preemption(done):
-        flush(done)
-        ckpt.save(done, state, metadata=history, force=True)
+      if preempting:
+        # Mid-interval, the steps since the last row go into the checkpoint, not a row of their own.
+        flush(done, log=done % (hp.log_every_steps * accum) == 0)
+        ckpt.save(done, state, force=True, metadata=dict(history, unlogged={
+            k: [float(x) for x in v] for k, v in unlogged.items()} if unlogged["loss"] else None))
         status = "preempted"
         break
-  flush(done)
+  flush(done, log=status != "preempted")  # preempted: read and carried already
   ckpt.wait_until_finished()
   tracker.close()
 

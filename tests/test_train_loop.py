@@ -17,6 +17,16 @@ from stilts_jax import steps, train
 STEPS, LOG_EVERY, SAVE_EVERY = 23, 5, 20
 
 
+def _phase(workdir):
+  mesh = shd.make_mesh({"data": 1, "fsdp": 1, "tensor": 1}, devices=jax.devices()[:1])
+  model = H.tiny_task_model(mesh, {"cls": ("classification", 3)}, seed=0)
+  task = train.PhaseTask(head="cls", head_type="classification",
+                         train_features=H.classification_features(128, seed=1))
+  hp = H.phase_hp(learning_rate=1e-3, batch_size=8, max_steps=STEPS, eval_every_steps=1000,
+                  log_every_steps=LOG_EVERY, checkpoint_every_steps=SAVE_EVERY)
+  return train.train_phase("loop", model, [task], hp, mesh, workdir, seed=0, buckets=(16,))
+
+
 def _run(workdir, monkeypatch):
   events, losses = [], {}
   make_train_step = steps.make_train_step
@@ -41,15 +51,7 @@ def _run(workdir, monkeypatch):
       events.append(("fetch", tuple(sorted(fetched))))
     return out
   monkeypatch.setattr(jax, "device_get", recording_device_get)
-
-  mesh = shd.make_mesh({"data": 1, "fsdp": 1, "tensor": 1}, devices=jax.devices()[:1])
-  model = H.tiny_task_model(mesh, {"cls": ("classification", 3)}, seed=0)
-  task = train.PhaseTask(head="cls", head_type="classification",
-                         train_features=H.classification_features(128, seed=1))
-  hp = H.phase_hp(learning_rate=1e-3, batch_size=8, max_steps=STEPS, eval_every_steps=1000,
-                  log_every_steps=LOG_EVERY, checkpoint_every_steps=SAVE_EVERY)
-  out = train.train_phase("loop", model, [task], hp, mesh, workdir, seed=0, buckets=(16,))
-  assert out.steps == STEPS
+  assert _phase(workdir).steps == STEPS
   return events, {n: float(np.asarray(v)) for n, v in losses.items()}
 
 
@@ -74,3 +76,24 @@ def test_log_steps_are_read_after_the_next_step_is_queued(tmp_path, monkeypatch)
   for end, start in ((5, 1), (10, 6), (15, 11), (20, 16), (23, 21)):
     np.testing.assert_allclose(logged[end], np.mean([losses[n] for n in range(start, end + 1)]),
                                rtol=1e-6)
+
+
+def test_a_preemption_mid_interval_leaves_the_same_log_rows(tmp_path, monkeypatch):
+  """Preempted at step 7 (log every 5), then relaunched: the steps 6-7 go into the checkpoint,
+  not a row of their own, and are logged with steps 8-10, so the history has the rows (and
+  values) of an uninterrupted run."""
+  from stilts_jax.checkpoint import Checkpointer
+  whole = _phase(tmp_path / "whole")
+  assert whole.status == "completed"
+  reached = Checkpointer.reached_preemption
+  monkeypatch.setattr(Checkpointer, "reached_preemption", lambda self, step: step == 7)
+  assert _phase(tmp_path / "cut").status == "preempted"
+  monkeypatch.setattr(Checkpointer, "reached_preemption", reached)
+  assert _phase(tmp_path / "cut").status == "completed"
+
+  def rows(workdir):
+    return [(r["step"], r["train/loss"], r["train/grad_norm"])
+            for r in H.read_jsonl(workdir / "metrics.jsonl") if "train/loss" in r]
+  cut, uncut = rows(tmp_path / "cut"), rows(tmp_path / "whole")
+  assert [r[0] for r in cut] == [r[0] for r in uncut] == [5, 10, 15, 20, 23]
+  np.testing.assert_allclose(np.array(cut)[:, 1:], np.array(uncut)[:, 1:], rtol=1e-6)
