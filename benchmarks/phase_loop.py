@@ -26,6 +26,7 @@ tracker). Reported: per-step ms of each (median over `--repeats`), and `ratio` =
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -132,7 +133,7 @@ def _bare_seconds(mesh, model, task, hp, n: int, seed: int) -> float:
   return time.perf_counter() - t0
 
 
-_RUNS = iter(range(1 << 30))
+_RUNS = itertools.count()
 
 
 def _loop_seconds(mesh, model, task, hp, n: int, seed: int) -> float:

@@ -215,15 +215,18 @@ class Checkpointer:
       return None
     return self.manager.best_step()
 
-  def should_save(self, step: int) -> bool:
-    """Whether `save(step, ...)` would save: an interval step after the last saved one, or the
-    preemption step. The same decision as Orbax's policies above, in plain arithmetic: the loop
-    asks every step, and Orbax's answer costs ~15 µs there."""
+  def interval_due(self, step: int) -> bool:
+    """An interval step after the last saved one: Orbax's interval policy above, in plain
+    arithmetic (the loop asks every step; Orbax's own answer costs ~12 µs)."""
     step = int(step)
-    if step % self.save_interval_steps == 0:
-      last = self.manager.latest_step()
-      return last is None or step > last
-    return self.reached_preemption(step)
+    if step % self.save_interval_steps:
+      return False
+    last = self.manager.latest_step()
+    return last is None or step > last
+
+  def should_save(self, step: int) -> bool:
+    """Whether `save(step, ...)` would save: an interval step, or the preemption step."""
+    return self.interval_due(step) or self.reached_preemption(step)
 
   def save(self, step: int, state: Mapping[str, Any], *, metrics: Mapping[str, Any] | None = None,
            metadata: Mapping[str, Any] | None = None, force: bool = False) -> bool:

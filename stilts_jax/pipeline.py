@@ -220,9 +220,8 @@ def _mlm_task(ctx: Context) -> PhaseTask:
   from stilts_jax.tasks.mlm_corpus import load_mlm_corpus
   m = ctx.config.mlm  # run_config.validate checked source and languages
   corpus = load_mlm_corpus(m.source, languages=m.languages.split(","),
-                               limit_per_language=m.limit_per_language,
-                               text_column=m.text_column, config=m.hub_config or None,
-                               revision=m.revision or None)
+                           limit_per_language=m.limit_per_language, text_column=m.text_column,
+                           config=m.hub_config or None, revision=m.revision or None)
   features = featurize_mlm(corpus, ctx.tokenizer, m.max_length)
   masking = dict(masking_args(ctx.tokenizer), mlm_probability=m.mlm_probability)
   return PhaseTask(head=MLM, head_type="mlm", train_features=features, rate=m.rate,

@@ -224,10 +224,10 @@ def train_phase(name: str, model: TaskModel, tasks: Sequence[PhaseTask], hp, mes
       examples_since_log += micro
       done = step + 1
       is_eval = done % (hp.eval_every_steps * accum) == 0 or done == total
-      # A preemption (a collective under jax.distributed: every process asks at every step)
+      # A preemption (a collective under jax.distributed: every process asks once per step)
       # saves below; the periodic save is for the other steps.
       preempting = ckpt.reached_preemption(done)
-      save_due = not preempting and ckpt.should_save(done)
+      save_due = not preempting and ckpt.interval_due(done)
       if is_eval or save_due:
         flush(done)  # these wait for the step anyway
       elif done % (hp.log_every_steps * accum) == 0:

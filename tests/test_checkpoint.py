@@ -246,6 +246,7 @@ def test_should_save_decides_as_orbax(tmp_path, monkeypatch):
     assert agree(range(1, 13)) == [12]  # not again, nor an earlier interval step
     monkeypatch.setattr(checkpoint._SIGTERM_RECEIVED, "is_set", lambda: True)
     assert ckpt.should_save(9) is True  # a preemption notice: save at the next step
+    assert ckpt.interval_due(9) is False and ckpt.interval_due(12) is True  # the interval alone
 
 
 SIGTERM_TWICE = """

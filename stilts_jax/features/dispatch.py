@@ -4,10 +4,11 @@
     loaded = tasks.load_examples("xnli", "validation", "de", data_overrides=overrides)
     features = featurize_split(spec, loaded, tokenizer, cache_dir="/cache/features")
 
-The featurizer is the task kind's (`kinds/`: each kind declares its `Featurizer`, and
-`kinds.register_kind` enters it in `FEATURIZERS`, keyed by kind name; no branch here). Its keyword parameters are resolved against the
-function's signature (defaults filled in, unknown names rejected), so a cache key always holds every
-parameter value and an explicit default hits the same entry as an implicit one.
+The featurizer is the task kind's: each kind (`kinds/`) declares its `Featurizer`, and
+`kinds.register_kind` enters it in `FEATURIZERS`, keyed by kind name; no branch here. Its keyword
+parameters are resolved against the function's signature (defaults filled in, unknown names
+rejected), so a cache key always holds every parameter value and an explicit default hits the same
+entry as an implicit one.
 
 Return shape: the featurizer's `dict[str, np.ndarray]` (see `stilts_jax.features`), except for a
 retrieval split with both sides loaded (`loaded.retrieval`), which returns
@@ -67,17 +68,16 @@ FEATURIZERS: dict[str, Featurizer] = {}
 
 def register_featurizer(kind: str, featurizer: Featurizer) -> Featurizer:
   """Enters `kind`'s featurizer (called by `kinds.register_kind`; tests swap one in)."""
-  FEATURIZERS[getattr(kind, "value", kind)] = featurizer
+  FEATURIZERS[kind] = featurizer  # a TaskType member hashes and compares as its name
   return featurizer
 
 
 def featurizer_for(task_type: str) -> Featurizer:
   import stilts_jax.kinds  # noqa: F401  (declares the built-in kinds, and so their featurizers)
-  name = getattr(task_type, "value", task_type)
-  if name not in FEATURIZERS:
+  if task_type not in FEATURIZERS:
     raise ValueError(f"No featurizer registered for task type {task_type!r} (registered: "
                      f"{', '.join(sorted(FEATURIZERS))}).")
-  return FEATURIZERS[name]
+  return FEATURIZERS[task_type]
 
 
 def examples_fingerprint(examples: Iterable[Any]) -> dict[str, Any]:
