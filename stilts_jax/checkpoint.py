@@ -37,6 +37,7 @@ from flax import nnx
 from orbax.checkpoint.checkpoint_managers import preservation_policy as pp
 from orbax.checkpoint.checkpoint_managers import save_decision_policy as sdp
 
+from stilts_jax import checkpoint_layers
 from stilts_jax.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -284,15 +285,10 @@ class Checkpointer:
       raise FileNotFoundError(f"no checkpoint for step {step} in {self.directory}; available: "
                               f"{self.all_steps()}.")
     target = jax.tree.map(_as_abstract, abstract_state)
-    args = ocp.args.PyTreeRestore(item=target, restore_args=_restore_args(target, "restore"))
-    try:
-      out = self.manager.restore(step, args=ocp.args.Composite(**{STATE_ITEM: args}))
-    except (ValueError, KeyError, TypeError) as e:
-      raise ValueError(f"cannot restore step {step} of {self.directory} into the given state "
-                       f"structure: {e}") from e
+    out = _restore(self.manager, self.directory, step, target, partial=False)
     meta = dict(self.manager.metadata(step).custom_metadata or {})
     meta["step"] = step
-    return out[STATE_ITEM], meta
+    return out, meta
 
   def reached_preemption(self, step: int) -> bool:
     """True once all hosts reached the step at which a preemption notice is honoured.
@@ -411,15 +407,12 @@ def restore_encoder(directory: str | epath.Path, abstract_encoder_params: Any, *
   target = {"params": {"encoder": abstract_encoder_params}}
   try:
     step = _resolve_step(manager, ranked, directory, step)
-    _check_encoder(manager, directory, step, abstract_encoder_params)
-    args = ocp.args.PyTreeRestore(item=target,
-                                  restore_args=_restore_args(target, "restore_encoder"),
-                                  partial_restore=True)  # skip heads, opt_state, step, rng
-    out = manager.restore(step, args=ocp.args.Composite(**{STATE_ITEM: args}))
+    _check_encoder(manager, directory, step, target)
+    out = _restore(manager, directory, step, target, partial=True)  # skip heads, opt_state, ...
   finally:
     manager.close()
   log.info("restored the encoder of step %d of %s.", step, directory)
-  return out[STATE_ITEM]["params"]["encoder"]
+  return out["params"]["encoder"]
 
 
 def restore_params(directory: str | epath.Path, abstract_params: Any, *,
@@ -433,13 +426,29 @@ def restore_params(directory: str | epath.Path, abstract_params: Any, *,
   target = {"params": abstract_params}
   try:
     step = _resolve_step(manager, ranked, directory, step)
-    args = ocp.args.PyTreeRestore(item=target, restore_args=_restore_args(target, "restore_params"),
-                                  partial_restore=True)  # skip opt_state, step, rng
-    out = manager.restore(step, args=ocp.args.Composite(**{STATE_ITEM: args}))
+    out = _restore(manager, directory, step, target, partial=True)  # skip opt_state, step, rng
   finally:
     manager.close()
   log.info("restored the parameters of step %d of %s.", step, directory)
-  return out[STATE_ITEM]["params"]
+  return out["params"]
+
+
+def _restore(manager: ocp.CheckpointManager, directory: Any, step: int, target: Any, *,
+             partial: bool) -> Any:
+  """The train-state item of `step` on `target`'s shapes and shardings (`partial`: only the
+  leaves `target` names), a checkpoint of per-layer blocks stacked as `target` wants."""
+  per_layer = checkpoint_layers.saved_per_layer(manager.item_metadata(step)[STATE_ITEM])
+  read = checkpoint_layers.per_layer_target(target) if per_layer else target
+  if per_layer:
+    checkpoint_layers.warn(directory, step)
+  args = ocp.args.PyTreeRestore(item=read, restore_args=_restore_args(read, "restore"),
+                                partial_restore=partial)
+  try:
+    out = manager.restore(step, args=ocp.args.Composite(**{STATE_ITEM: args}))[STATE_ITEM]
+  except (ValueError, KeyError, TypeError) as e:
+    raise ValueError(f"cannot restore step {step} of {directory} into the given state "
+                     f"structure: {e}") from e
+  return checkpoint_layers.stack_restored(out, target) if per_layer else out
 
 
 def _flat_shapes(tree: Any) -> dict[str, tuple[int, ...]]:
@@ -452,6 +461,9 @@ def _check_encoder(manager: ocp.CheckpointManager, directory: epath.Path, step: 
                    target: Any) -> None:
   """Compares the target encoder with the checkpoint's on-disk metadata (no array reads)."""
   tree = manager.item_metadata(step)[STATE_ITEM]
+  if checkpoint_layers.saved_per_layer(tree):
+    target = checkpoint_layers.per_layer_target(target)
+  target = target["params"]["encoder"]
   try:
     saved = _flat_shapes(dict(tree["params"]["encoder"]))
   except KeyError as e:

@@ -35,6 +35,7 @@ FSDP_RULES: Rules = (
     ("mlp_pooler", None),
     ("norm", None),
     ("length", None),
+    ("layers", None),        # the stacked blocks' axis: the scan takes one block per iteration
 )
 
 
@@ -161,7 +162,7 @@ def create_sharded(ctor: Callable[[], nnx.Module], mesh: Mesh,
 
 
 def describe(state: Any) -> dict[str, str]:
-  """`{'encoder/layers/0/query/kernel': 'PartitionSpec(...)'}` for golden files and logs."""
+  """`{"encoder/layers/attention/query/kernel": "PartitionSpec(...)"}` for golden files and logs."""
   out = {}
   for path, v in nnx.to_flat_state(state):
     value = v.get_value()

@@ -1,5 +1,6 @@
 """Orbax train-state checkpoints: round trips, retention, resharding, partial restore, safety."""
 
+import logging
 import shutil
 
 import jax
@@ -10,7 +11,8 @@ import pytest
 from flax import nnx
 
 from stilts_jax import sharding as shd
-from stilts_jax.checkpoint import Checkpointer, abstract_state, has_checkpoint, restore_encoder
+from stilts_jax.checkpoint import (Checkpointer, abstract_state, has_checkpoint, restore_encoder,
+                                   restore_params)
 from stilts_jax.phase_dir import PhaseDir
 from stilts_jax.models import TaskModel, XLMRConfig
 
@@ -127,9 +129,9 @@ def test_restore_onto_different_mesh(tmp_path, source_model):
   _assert_identical(restored, state)
   for r, t in zip(jax.tree.leaves(restored), jax.tree.leaves(target)):
     assert r.sharding == t.sharding
-  kernel = restored["params"]["encoder"]["layers"][0]["intermediate"]["kernel"]
-  assert len(kernel.sharding.device_set) == 8 and kernel.sharding.spec[0] == "fsdp"
-  assert len(kernel.addressable_shards[0].data) == 16 // 8  # each device holds only its slice
+  kernel = restored["params"]["encoder"]["layers"]["intermediate"]["kernel"]  # [L, 16, ...]
+  assert len(kernel.sharding.device_set) == 8 and kernel.sharding.spec[1] == "fsdp"
+  assert kernel.addressable_shards[0].data.shape[1] == 16 // 8  # each device holds its slice
 
 
 def test_restore_encoder_into_model_with_other_heads(tmp_path, source_model):
@@ -352,3 +354,76 @@ def test_checkpoints_on_gcs_rank_prune_and_restore(gcs):
   restored = restore_params(phase_dir.checkpoints(), abstract, step="best")
   for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(best)):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+# ----------------------------------------------------------------------------------------------
+# Checkpoints of per-block parameters (written before the blocks were stacked) restore stacked.
+
+LAYERED_CFG = XLMRConfig(vocab_size=50, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
+                         intermediate_size=32, max_position_embeddings=40)
+
+
+def _per_layer(tree):
+  """`tree` as the old code held it: under every `layers` key, {0: block 0, 1: block 1, ...}."""
+  def split(node):
+    if not (isinstance(node, dict) and "layers" in node):
+      return node
+    n = jax.tree.leaves(node["layers"])[0].shape[0]
+    return {**node, "layers": {i: jax.tree.map(lambda a, i=i: a[i], node["layers"])
+                               for i in range(n)}}
+  return jax.tree.map(split, tree, is_leaf=lambda x: isinstance(x, dict) and "layers" in x)
+
+
+@pytest.fixture(scope="module")
+def layered_state():
+  model = shd.create_sharded(
+      lambda: TaskModel(LAYERED_CFG, SOURCE_HEADS, rngs=nnx.Rngs(0)), _mesh(1))
+  params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+  grads = jax.tree.map(lambda x: jnp.full_like(x, 0.5), params)
+  _, opt_state = _TX.update(grads, _TX.init(params), params)  # moments that are not all zeros
+  return {"params": params, "opt_state": opt_state, "step": jnp.int32(4),
+          "rng": jax.random.key_data(jax.random.key(4))}
+
+
+def _on_mesh(tree, mesh):
+  """The abstract of `tree` sharded over `mesh` as the pipeline would shard it (fsdp on embed)."""
+  enc_abs = nnx.state(nnx.eval_shape(
+      lambda: TaskModel(LAYERED_CFG, SOURCE_HEADS, rngs=nnx.Rngs(0))), nnx.Param)
+  specs = nnx.to_pure_dict(shd.state_specs(enc_abs, mesh))
+  shardings = jax.tree.map(lambda s: jax.sharding.NamedSharding(mesh, s), specs,
+                           is_leaf=lambda x: isinstance(x, jax.sharding.PartitionSpec))
+  return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+                      tree, shardings)
+
+
+def test_a_per_layer_checkpoint_restores_stacked_everywhere(tmp_path, layered_state, caplog):
+  """The train state (params and Adam's moments), the hand-over encoder and eval-only params, each
+  read from a checkpoint written in the old layout, equal the stacked state, also on a new mesh."""
+  with Checkpointer(tmp_path / "old", save_interval_steps=1, async_save=False) as ckpt:
+    ckpt.save(4, _per_layer(layered_state), force=True)
+
+  with caplog.at_level(logging.WARNING), Checkpointer(tmp_path / "old",
+                                                       save_interval_steps=1) as ckpt:
+    restored, meta = ckpt.restore(abstract_state(layered_state))
+  _assert_identical(restored, layered_state)
+  assert meta["step"] == 4 and "before blocks were stacked" in caplog.text
+
+  mesh = shd.make_mesh({"fsdp": 4}, devices=jax.devices()[:4])
+  target = _on_mesh(layered_state["params"], mesh)
+  encoder = restore_encoder(tmp_path / "old", target["encoder"], step="latest")
+  _assert_identical(encoder, layered_state["params"]["encoder"])
+  kernel = encoder["layers"]["intermediate"]["kernel"]  # [3, 16, 32]: embed split over 4 devices
+  assert kernel.sharding.spec == jax.sharding.PartitionSpec(None, "fsdp", None)
+  assert {s.data.shape for s in kernel.addressable_shards} == {(3, 4, 32)}
+  _assert_identical(restore_params(tmp_path / "old", target, step="latest"),
+                    layered_state["params"])
+
+
+def test_a_stacked_checkpoint_restores_without_conversion(tmp_path, layered_state, caplog):
+  with Checkpointer(tmp_path / "new", save_interval_steps=1, async_save=False) as ckpt:
+    ckpt.save(4, layered_state, force=True)
+  with caplog.at_level(logging.WARNING), Checkpointer(tmp_path / "new",
+                                                       save_interval_steps=1) as ckpt:
+    restored, _ = ckpt.restore(abstract_state(layered_state))
+  _assert_identical(restored, layered_state)
+  assert "before blocks were stacked" not in caplog.text

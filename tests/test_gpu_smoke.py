@@ -41,7 +41,7 @@ def test_bf16_parity_and_a_training_step_on_gpu(checkpoint):
   from stilts_jax import optim, steps
   path, hf = checkpoint
   enc = stilts_jax.load_encoder(path, dtype=jnp.bfloat16)
-  assert enc.layers[0].intermediate.kernel.get_value().devices().pop().platform == "gpu"
+  assert enc.layers.intermediate.kernel.get_value().devices().pop().platform == "gpu"
   ids, mask = padded_batch(hf.config.vocab_size, [16, 9, 4, 16])
   ref = torch_outputs(hf, ids, mask).last_hidden_state.numpy()
   out = enc(jnp.asarray(ids), jnp.asarray(mask)).last_hidden_state.astype(jnp.float32)

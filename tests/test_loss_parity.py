@@ -16,7 +16,7 @@ import stilts_jax
 from hf_helpers import padded_batch, random_hf_model, rel_err
 from stilts_jax import steps
 from stilts_jax.features import IGNORE_INDEX
-from stilts_jax.models.hf_io import encoder_name_map, head_name_map
+from stilts_jax.models.hf_io import LAYER, encoder_name_map, head_name_map, torch_names
 
 pytestmark = pytest.mark.usefixtures("fp32_matmuls")  # conftest: full-precision matmuls
 
@@ -53,14 +53,16 @@ def _assert_grads_equal(model, kind, grads, hf_grads):
   noise = 1e-6 * max(np.abs(g).max() for g in hf_grads.values())
   at_noise = set()
   for path, g in nnx.to_flat_state(grads):
-    name, transpose = names[path]
-    theirs = hf_grads.pop(name)
-    theirs = theirs.T if transpose else theirs
-    if np.abs(theirs).max() <= noise:
-      assert np.abs(np.asarray(g.get_value())).max() <= noise, name
-      at_noise.add(name.split(".")[-2] + "." + name.split(".")[-1])
-      continue
-    assert rel_err(g.get_value(), theirs) <= TOL, name
+    stacked, transpose = names[path]
+    g = np.asarray(g.get_value())
+    for name, ours in zip(torch_names(stacked, g.shape), g if LAYER in stacked else [g]):
+      theirs = hf_grads.pop(name)
+      theirs = theirs.T if transpose else theirs
+      if np.abs(theirs).max() <= noise:
+        assert np.abs(ours).max() <= noise, name
+        at_noise.add(name.split(".")[-2] + "." + name.split(".")[-1])
+        continue
+      assert rel_err(ours, theirs) <= TOL, name
   assert not hf_grads, f"transformers has gradients we lack: {sorted(hf_grads)}"
   assert at_noise <= {"key.bias", "classifier.bias", "qa_outputs.bias", "LayerNorm.bias"}
 

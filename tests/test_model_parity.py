@@ -94,7 +94,7 @@ def test_bf16_compute_with_fp32_params_within_stated_tolerance(tmp_path):
 def test_bf16_params_load_and_run(tmp_path):
   hf = random_hf_model("encoder", "tiny")
   enc = stilts_jax.load_encoder(_save(hf, tmp_path), dtype=jnp.bfloat16, param_dtype=jnp.bfloat16)
-  assert enc.layers[0].intermediate.kernel[...].dtype == jnp.bfloat16
+  assert enc.layers.intermediate.kernel[...].dtype == jnp.bfloat16
   ids, mask = padded_batch(hf.config.vocab_size, LENGTHS)
   ref = torch_outputs(hf, ids, mask).last_hidden_state.numpy()
   out = enc(jnp.asarray(ids), jnp.asarray(mask)).last_hidden_state.astype(jnp.float32)

@@ -98,9 +98,10 @@ def test_loading_reads_only_each_devices_shard(wide_checkpoint, monkeypatch):
   monkeypatch.setattr(checkpoint_files.WeightReader, "read", spy)
   mesh = shd.make_mesh(MESHES["fsdp8"])
   enc = stilts_jax.load_encoder(wide_checkpoint[0], mesh=mesh)
-  kernel = enc.layers[0].intermediate.kernel.get_value()  # [64, 96], embed over fsdp=8
-  assert kernel.sharding.spec == P("fsdp", None)
-  assert {s.data.shape for s in kernel.addressable_shards} == {(8, 96)}
+  kernel = enc.layers.intermediate.kernel.get_value()  # [L, 64, 96], embed over fsdp=8
+  layers = kernel.shape[0]
+  assert kernel.sharding.spec == P(None, "fsdp", None)
+  assert {s.data.shape for s in kernel.addressable_shards} == {(layers, 8, 96)}
   name = "encoder.layer.0.intermediate.dense.weight"  # torch layout [96, 64]
   assert {shape for n, shape in reads if n == name} == {(96, 8)}
   assert {shape for n, shape in reads if n == "embeddings.word_embeddings.weight"} == {(257, 8)}

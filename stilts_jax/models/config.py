@@ -55,6 +55,10 @@ class XLMRConfig:
   # 0 lets training use the fused kernels (cuDNN / splash have no dropout); it changes the recipe,
   # so it is a runtime option and never written to an exported config.json.
   attention_dropout: float | None = None
+  # How the stacked blocks run: True = `lax.scan`, one compiled block applied num_hidden_layers
+  # times (compile time flat in depth); False = a Python loop over the same stacked parameters
+  # (the block unrolled in the program; for A/B timing). Same parameters and results either way.
+  scan_layers: bool = True
   # Other config.json keys, kept for export, as (key, JSON text) so the config stays hashable (it
   # is part of the model's GraphDef, which jit caches and lru_caches key on).
   extra: tuple[tuple[str, str], ...] = ()

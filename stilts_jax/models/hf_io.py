@@ -46,6 +46,9 @@ _LAYER_MODULES = {
 # Our leaf → (torch leaf, whether the torch tensor is the transpose of ours).
 _LEAVES = {"kernel": ("weight", True), "bias": ("bias", False), "scale": ("weight", False),
            "embedding": ("weight", False)}
+# A stacked block parameter (leading `layers` axis) is one torch tensor per block: its name holds
+# this placeholder for the block index.
+LAYER = "{layer}"
 _HEAD_PREFIXES = ("classifier.", "qa_outputs.", "lm_head.")
 # Non-parameters some checkpoints carry: a position-id buffer and the tied MLM decoder.
 _IGNORED = ("embeddings.position_ids", "lm_head.decoder.weight")
@@ -56,8 +59,8 @@ def _encoder_module(path: tuple) -> str:
     return "embeddings." + {"layer_norm": "LayerNorm"}.get(path[1], path[1])
   if path[0] == "pooler":
     return "pooler.dense"
-  if path[0] == "layers" and tuple(path[2:]) in _LAYER_MODULES:
-    return f"encoder.layer.{path[1]}.{_LAYER_MODULES[tuple(path[2:])]}"
+  if path[0] == "layers" and tuple(path[1:]) in _LAYER_MODULES:
+    return f"encoder.layer.{LAYER}.{_LAYER_MODULES[tuple(path[1:])]}"
   raise KeyError(f"no Hugging Face name for encoder module {path}")
 
 
@@ -67,9 +70,17 @@ def _torch_name(module: str, leaf: str) -> tuple[str, bool]:
 
 
 def encoder_name_map(state: nnx.State) -> dict[tuple, tuple[str, bool]]:
-  """{our param path: (transformers XLMRobertaModel name, transpose)} for an encoder state."""
+  """{our param path: (transformers XLMRobertaModel name, transpose)} for an encoder state; the
+  name of a stacked block parameter holds `LAYER` (see `torch_names`)."""
   return {path: _torch_name(_encoder_module(path[:-1]), path[-1])
           for path, _ in nnx.to_flat_state(state)}
+
+
+def torch_names(name: str, shape: tuple[int, ...]) -> list[str]:
+  """The torch tensors behind one of our parameters: one, or one per block of a stacked one."""
+  if LAYER not in name:
+    return [name]
+  return [name.format(layer=i) for i in range(shape[0])]
 
 
 def architectures() -> dict[str, str]:
@@ -114,13 +125,15 @@ def _materialize(abs_state: nnx.State, name_map: dict, reader: WeightReader,
   missing, mismatched = [], []
   for path, var in flat:
     name, transpose = name_map[path]
-    if name not in canon:
-      missing.append(name)
-      continue
-    expected = tuple(var.shape[::-1] if transpose else var.shape)
-    if reader.shape(canon[name]) != expected:
-      mismatched.append(f"{canon[name]}: checkpoint {reader.shape(canon[name])}, model expects "
-                        f"{expected}")
+    names = torch_names(name, var.shape)
+    shape = var.shape[1:] if LAYER in name else var.shape
+    expected = tuple(shape[::-1] if transpose else shape)
+    for n in names:
+      if n not in canon:
+        missing.append(n)
+      elif reader.shape(canon[n]) != expected:
+        mismatched.append(f"{canon[n]}: checkpoint {reader.shape(canon[n])}, model expects "
+                          f"{expected}")
   if missing or mismatched:
     lines = [f"{reader.source} does not fit the {what}:"]
     if missing:
@@ -135,16 +148,27 @@ def _materialize(abs_state: nnx.State, name_map: dict, reader: WeightReader,
   values = []
   for path, var in flat:
     name, transpose = name_map[path]
-    source = canon[name]
 
-    def read_shard(index, source=source, transpose=transpose):
+    def read(source: str, index: tuple, transpose=transpose) -> np.ndarray:
       a = reader.read(source, tuple(index[::-1]) if transpose else tuple(index))
       return np.asarray(a.T if transpose else a).astype(param_dtype)
+
+    def read_shard(index, name=name, shape=var.shape):
+      if LAYER not in name:
+        return read(canon[name], index)
+      # A stacked parameter's shard: its blocks' tensors, each read at the shard's window.
+      blocks = range(shape[0])[index[0]]
+      return np.stack([read(canon[name.format(layer=i)], index[1:]) for i in blocks])
 
     sharding = NamedSharding(mesh, specs[path].get_value())
     values.append((path, var.replace(
         jax.make_array_from_callback(var.shape, sharding, read_shard))))
   return nnx.from_flat_state(values)
+
+
+def _used(name_map: dict, abs_state: nnx.State) -> set[str]:
+  return {n for path, var in nnx.to_flat_state(abs_state)
+          for n in torch_names(name_map[path][0], var.shape)}
 
 
 def _unexpected(canon: dict[str, str], used: set[str], keep_heads: bool) -> tuple[list, list]:
@@ -204,7 +228,7 @@ def _load_encoder(cfg, reader, canon, mesh, rules, add_pooler) -> tuple[XLMREnco
   names = encoder_name_map(abs_state)
   state = _materialize(abs_state, names, reader, canon, mesh, rules, cfg.param_dtype,
                        "XLM-R encoder")
-  return nnx.merge(graphdef, state), {n for n, _ in names.values()}
+  return nnx.merge(graphdef, state), _used(names, abs_state)
 
 
 def load_encoder(name_or_path: str | os.PathLike, *, dtype: Any = jnp.float32,
@@ -292,7 +316,7 @@ def load_task_model(name_or_path: str | os.PathLike, head_name: str = "task", *,
   names = head_name_map(abs_state, head_type)
   head = nnx.merge(graphdef, _materialize(abs_state, names, reader, canon, mesh, rules,
                                           cfg.param_dtype, f"{head_type} head"))
-  unexpected, _ = _unexpected(canon, used | {n for n, _ in names.values()}, keep_heads=True)
+  unexpected, _ = _unexpected(canon, used | _used(names, abs_state), keep_heads=True)
   if unexpected:
     raise CheckpointError(f"{reader.source} has tensors the {head_type} model does not use: "
                           f"{', '.join(unexpected)}.")
@@ -317,7 +341,9 @@ def _export_tensors(state: nnx.State, name_map: dict, dtype: Any, prefix: str = 
   for path, var in nnx.to_flat_state(state):
     name, transpose = name_map[path]
     a = shd.host_array(var.get_value())  # collective on multi-host: every process calls it
-    yield prefix + name, (a.T if transpose else a).astype(dtype or a.dtype)
+    names = torch_names(name, a.shape)
+    for n, block in zip(names, a if LAYER in name else [a]):
+      yield prefix + n, (block.T if transpose else block).astype(dtype or block.dtype)
 
 
 def _write(out_dir: str, config: dict, tensors) -> None:
