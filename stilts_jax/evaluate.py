@@ -4,8 +4,9 @@ All (split, language) parts of a target task are featurized, concatenated, sorte
 run through ONE stream of bucketed batches: one compile per length bucket (not per language), no
 host sync inside the loop (device results are only fetched once the stream is dispatched), and
 the per-language metrics come out of that single pass by slicing the gathered outputs. Every
-process feeds its slice of each global batch; padding rows are masked and dropped by their
-global row index, so each example is scored exactly once whatever the host and device counts.
+process feeds its slice of each global batch; global batch i holds sorted rows [i*B, (i+1)*B),
+so the padding rows past the end are dropped by position and each example is scored exactly once
+whatever the host and device counts.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from flax import nnx
 
 from stilts_jax import metrics, retrieval, steps
 from stilts_jax import sharding as shd
-from stilts_jax.data import (DEFAULT_BUCKETS, INDEX_KEY, eval_batches, process_slice, real_lengths,
+from stilts_jax.data import (DEFAULT_BUCKETS, eval_batches, process_slice, real_lengths,
                              to_global_batch)
 from stilts_jax.kinds import KINDS, get_kind
 from stilts_jax.tasks import TaskSpec
@@ -98,26 +99,32 @@ def run_stream(inputs: Mapping[str, np.ndarray], step: Callable[[dict], dict], m
   order = np.argsort(real_lengths(inputs), kind="stable")
   ordered = {k: np.asarray(v)[order] for k, v in inputs.items()}
   index, count = process_slice(mesh, global_batch_size=global_batch_size)
+  batches = eval_batches(ordered, global_batch_size, index, count, buckets)
   dispatched = []
-  for local in eval_batches(ordered, global_batch_size, index, count, buckets):
-    batch = to_global_batch(local, mesh)
+  for i in range(len(batches)):
+    local = batches.batch(i)
+    # Only what the step reads travels: global batch i is rows [i*gbs, (i+1)*gbs) of `ordered`,
+    # those past n are padding, so the host knows every row's index without sending it.
+    batch = to_global_batch({k: local[k] for k in inputs}, mesh)
     with jax.set_mesh(mesh):  # model kernels that run per shard (splash attention) find the mesh
-      out = step({k: batch[k] for k in batch if k != INDEX_KEY})
-    dispatched.append((batch[INDEX_KEY], out))  # device arrays: no sync yet
+      dispatched.append(step(batch))  # device arrays: no sync yet
+  # One fetch for every output in one process; a gather per array across processes.
+  fetched = (jax.device_get(dispatched) if jax.process_count() == 1
+             else [{k: shd.host_array(v) for k, v in out.items()} for out in dispatched])
   results: dict[str, np.ndarray] = {}
   # How per-token outputs are padded back to the full length T (each kind says for its outputs).
   output_pad = {k: v for kind in KINDS.values() for k, v in kind.output_pad.items()}
-  for rows, out in dispatched:
-    rows = shd.host_array(rows)
-    keep = rows >= 0
+  for i, out in enumerate(fetched):
+    start = i * global_batch_size
+    real = min(global_batch_size, n - start)
     for name, value in out.items():
-      value = shd.host_array(value)[keep]
+      value = np.asarray(value)[:real]
       if value.ndim >= 2 and name in output_pad and value.shape[1] < full_len:
         pad = [(0, 0), (0, full_len - value.shape[1])] + [(0, 0)] * (value.ndim - 2)
         value = np.pad(value, pad, constant_values=output_pad[name])
       if name not in results:
         results[name] = np.zeros((n,) + value.shape[1:], value.dtype)
-      results[name][order[rows[keep]]] = value
+      results[name][order[start:start + real]] = value
   return results
 
 

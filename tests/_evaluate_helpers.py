@@ -139,11 +139,14 @@ class CountingStep:
   def __init__(self, predict, params, head: str):
     self.predict, self.params, self.head = predict, params, head
     self.shapes: list[tuple[int, ...]] = []
+    self.keys: set[str] = set()
     self.real_rows = 0
 
   def __call__(self, batch):
     self.shapes.append(tuple(batch["input_ids"].shape))
-    self.real_rows += int(np.asarray(shd.host_array(batch["mask"])).sum())
+    self.keys.update(batch)
+    # Padding rows (past the last example) have no tokens: the mask stays on the host.
+    self.real_rows += int((np.asarray(shd.host_array(batch["attention_mask"])).sum(1) > 0).sum())
     return self.predict(self.params, batch, head=self.head)
 
 

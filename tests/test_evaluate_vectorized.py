@@ -130,6 +130,7 @@ def test_predict_step_compiles_once_per_bucket_not_per_language(parts, monkeypat
   run("xnli", xnli, step)
   assert {s[1] for s in step.shapes} == used
   assert predict._cache_size() == len(traces) == len(used)
+  assert step.keys == set(evaluate.MODEL_INPUTS)  # row mask and index stay on the host
 
   # A second evaluation reuses the compiled steps.
   run("xnli", xnli, step)

@@ -178,8 +178,8 @@ class _Batcher:
     return choose_bucket(longest, self.buckets)
 
   def gather(self, rows: np.ndarray, length: int) -> dict[str, np.ndarray]:
-    batch = {k: v[rows] for k, v in self.features.items()}
-    return trim(batch, length, self.seq_keys, self.nb)
+    # Trim, then index: one copy of only the bucket's columns, contiguous for the transfer.
+    return {k: v[rows] for k, v in trim(self.features, length, self.seq_keys, self.nb).items()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -343,6 +343,8 @@ class EvalBatches:
     rows = np.arange(i * gbs, (i + 1) * gbs)[b._local]
     mask = rows < b.n
     real = b.gather(rows[mask], bucket)
+    if mask.all():  # every batch but the last: no padding rows to add
+      return {**real, MASK_KEY: mask, INDEX_KEY: rows.astype(np.int32)}
     out = {}
     for k, v in real.items():
       # A process can run out entirely (N=37, 3 processes, gbs 9) and get an all-padding batch.
