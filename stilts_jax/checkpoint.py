@@ -132,15 +132,17 @@ def _to_json(tree: Any) -> Any:
 
 
 @jax.jit
-def _finite_flags(params: Any) -> list[jax.Array]:
-  leaves = jax.tree.leaves(params)
+def _finite_flags(leaves: list[jax.Array]) -> list[jax.Array]:
   return [jnp.all(jnp.isfinite(x)) if jnp.issubdtype(x.dtype, jnp.inexact) else jnp.bool_(True)
           for x in leaves]
 
 
 def nonfinite_leaves(params: Any) -> list[str]:
-  """Paths of float leaves of `params` holding NaN/Inf (one small device sync for all of them)."""
-  flags = jax.device_get(_finite_flags(params))
+  """Paths of float leaves of `params` holding NaN/Inf (one small device sync for all of them).
+
+  The check takes the bare list of arrays: every phase whose arrays have the same shapes (a
+  target after each intermediate setting) runs one compiled program, whatever its heads' names."""
+  flags = jax.device_get(_finite_flags(jax.tree.leaves(params)))
   paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
   return [p for p, ok in zip(paths, flags) if not ok]
 

@@ -60,6 +60,10 @@ class PhaseOutcome:
 
 
 def _train_state(params, tx, seed: int, mesh) -> dict:
+  # Committed where they are: jit keys its cache on committedness, so parameters made eagerly
+  # (uncommitted) would compile the train step once for the first call and again for the
+  # committed state it returns.
+  params = jax.device_put(params, jax.tree.map(lambda x: x.sharding, params))
   # Explicit out_shardings: Adam's moments are sharded exactly like the parameters they follow
   # (jit would otherwise return replicated zeros, a full copy of the optimizer state per chip).
   opt_state = jax.jit(tx.init, out_shardings=shd.optimizer_state_shardings(tx, params, mesh))(
