@@ -20,6 +20,7 @@ Which checkpoint a phase starts from, and a phase folder's layout: `stilts_jax/p
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -34,6 +35,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from etils import epath
 from flax import nnx
+from jax.sharding import NamedSharding
 from orbax.checkpoint.checkpoint_managers import preservation_policy as pp
 from orbax.checkpoint.checkpoint_managers import save_decision_policy as sdp
 
@@ -141,8 +143,13 @@ def nonfinite_leaves(params: Any) -> list[str]:
   """Paths of float leaves of `params` holding NaN/Inf (one small device sync for all of them).
 
   The check takes the bare list of arrays: every phase whose arrays have the same shapes (a
-  target after each intermediate setting) runs one compiled program, whatever its heads' names."""
-  flags = jax.device_get(_finite_flags(jax.tree.leaves(params)))
+  target after each intermediate setting) runs one compiled program, whatever its heads' names.
+  It runs under the arrays' own mesh: jit keys its cache on the mesh in context, and a phase
+  saves both inside its loop's mesh context and outside it (the best parameters)."""
+  leaves = jax.tree.leaves(params)
+  mesh = next((x.sharding.mesh for x in leaves if isinstance(x.sharding, NamedSharding)), None)
+  with jax.set_mesh(mesh) if mesh is not None else contextlib.nullcontext():
+    flags = jax.device_get(_finite_flags(leaves))
   paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
   return [p for p, ok in zip(paths, flags) if not ok]
 
