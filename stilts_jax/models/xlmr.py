@@ -337,7 +337,9 @@ class XLMREncoder(nnx.Module):
       block = jax.checkpoint(block, policy=_SAVEABLE[cfg.remat_policy],
                              prevent_cse=not cfg.scan_layers)
     hidden = [x]
-    if cfg.scan_layers:
+    # With hidden states wanted (retrieval reads one layer), the unrolled loop lets XLA drop the
+    # blocks after the one read; a scan would run them all and keep every output.
+    if cfg.scan_layers and not keep_hidden:
       def body(h, xs):
         h = block(h, *xs)
         return h, (h if keep_hidden else None)
