@@ -14,8 +14,9 @@ leaves (10.6 ms per call on an H200's host); the blocks are stacked now, so the 
 at every depth (79 with a classification head), and so should the dispatch be.
 
 The model is XLM-R's structure at a tiny width (d=64, vocab 1000): the leaf count, not the width,
-sets the dispatch cost, and a tiny width keeps the device time per step negligible. The step is `steps.fresh_train_step` (a jit of its own), built as
-the pipeline builds it (`train_throughput.train_state_and_step`: sharded state, donated).
+sets the dispatch cost, and a tiny width keeps the device time per step negligible. The step is
+`steps.fresh_train_step` (a jit of its own), built as the pipeline builds it
+(`train_throughput.train_state_and_step`: sharded state, donated).
 Reported per L: state leaves, median / p10 / p90 dispatch µs, and the synced step time.
 """
 

@@ -150,15 +150,24 @@ def abstract_model(ctor: Callable[[], nnx.Module]) -> tuple[nnx.GraphDef, nnx.St
   return nnx.split(nnx.eval_shape(ctor))
 
 
+def sharded_initializer(ctor: Callable[[jax.Array], nnx.Module], mesh: Mesh,
+                        rules: Rules = FSDP_RULES) -> Callable[[jax.Array], nnx.Module]:
+  """`key -> ctor(key)` built directly into its shards by one jitted program: the key is an
+  argument, so every later call (another seed, another phase) runs the same executable."""
+  graphdef, abs_state = abstract_model(lambda: ctor(jax.random.key(0)))
+  init = jax.jit(lambda key: nnx.split(ctor(key))[1],
+                 out_shardings=state_shardings(abs_state, mesh, rules))
+
+  def build(key: jax.Array) -> nnx.Module:
+    with jax.set_mesh(mesh):
+      return nnx.merge(graphdef, init(key))
+  return build
+
+
 def create_sharded(ctor: Callable[[], nnx.Module], mesh: Mesh,
                    rules: Rules = FSDP_RULES) -> nnx.Module:
   """Builds `ctor()` directly into its shards: each device only ever holds its own pieces."""
-  graphdef, abs_state = abstract_model(ctor)
-  shardings = state_shardings(abs_state, mesh, rules)
-  init = jax.jit(lambda: nnx.split(ctor())[1], out_shardings=shardings)
-  with jax.set_mesh(mesh):
-    state = init()
-  return nnx.merge(graphdef, state)
+  return sharded_initializer(lambda _key: ctor(), mesh, rules)(jax.random.key(0))
 
 
 def describe(state: Any) -> dict[str, str]:

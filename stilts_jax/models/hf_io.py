@@ -280,28 +280,21 @@ def attach_heads(encoder: XLMREncoder, heads: dict[str, tuple[str, int]], *,
                  seed: int = 0) -> TaskModel:
   """A TaskModel of `encoder` plus freshly initialised heads, created directly sharded."""
   mesh = mesh or _single_device_mesh()
+  hashable = tuple((n, tuple(a) if isinstance(a, list) else a) for n, a in rules)  # cache key
   modules = {}
   for i, (name, (head_type, num_labels)) in enumerate(sorted(heads.items())):
-    modules[name] = _head_initializer(head_type, encoder.cfg, num_labels, mesh, tuple(rules))(
-        seed + i)
+    modules[name] = _head_initializer(head_type, encoder.cfg, num_labels, mesh, hashable)(
+        jax.random.key(seed + i))
   return TaskModel(encoder.cfg, heads, rngs=nnx.Rngs(seed), encoder=encoder, head_modules=modules)
 
 
 @functools.lru_cache(maxsize=64)
 def _head_initializer(head_type: str, cfg: XLMRConfig, num_labels: int, mesh: Mesh,
-                      rules: shd.Rules) -> Callable[[int], nnx.Module]:
-  """`seed -> head`, created directly sharded by one jitted program per (head shape, mesh): the
-  key is an argument, so every later phase's fresh head of that shape runs the same program
-  (`sharding.create_sharded` would compile a new one per call)."""
-  ctor = lambda key: make_head(head_type, cfg, num_labels, nnx.Rngs(key))
-  graphdef, abs_state = shd.abstract_model(lambda: ctor(jax.random.key(0)))
-  init = jax.jit(lambda key: nnx.split(ctor(key))[1],
-                 out_shardings=shd.state_shardings(abs_state, mesh, rules))
-
-  def build(seed: int) -> nnx.Module:
-    with jax.set_mesh(mesh):
-      return nnx.merge(graphdef, init(jax.random.key(seed)))
-  return build
+                      rules: shd.Rules) -> Callable[[jax.Array], nnx.Module]:
+  """One jitted initializer per (head shape, mesh): every later phase's fresh head of that shape
+  runs the same program (`sharding.create_sharded` would compile a new one per call)."""
+  return shd.sharded_initializer(
+      lambda key: make_head(head_type, cfg, num_labels, nnx.Rngs(key)), mesh, rules)
 
 
 def load_task_model(name_or_path: str | os.PathLike, head_name: str = "task", *,

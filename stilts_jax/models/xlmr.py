@@ -340,13 +340,7 @@ class XLMREncoder(nnx.Module):
     # With hidden states wanted (retrieval reads one layer), the unrolled loop lets XLA drop the
     # blocks after the one read; a scan would run them all and keep every output.
     if cfg.scan_layers and not keep_hidden:
-      def body(h, xs):
-        h = block(h, *xs)
-        return h, (h if keep_hidden else None)
-
-      x, per_layer = jax.lax.scan(body, x, (jnp.arange(n), stacked))
-      if keep_hidden:
-        hidden += [per_layer[i] for i in range(n)]
+      x, _ = jax.lax.scan(lambda h, xs: (block(h, *xs), None), x, (jnp.arange(n), stacked))
     else:
       for i in range(n):
         x = block(x, i, jax.tree.map(lambda a, i=i: a[i], stacked))
