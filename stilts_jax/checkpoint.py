@@ -446,9 +446,10 @@ def _restore(manager: ocp.CheckpointManager, directory: Any, step: int, target: 
              partial: bool) -> Any:
   """The train-state item of `step` on `target`'s shapes and shardings (`partial`: only the
   leaves `target` names), a checkpoint of per-layer blocks stacked as `target` wants."""
-  per_layer = checkpoint_layers.saved_per_layer(manager.item_metadata(step)[STATE_ITEM])
+  per_layer = checkpoint_layers.saved_blocks(manager.item_metadata(step)[STATE_ITEM])
   read = checkpoint_layers.per_layer_target(target) if per_layer else target
   if per_layer:
+    checkpoint_layers.check_depth(per_layer, target, directory, step)
     checkpoint_layers.warn(directory, step)
   args = ocp.args.PyTreeRestore(item=read, restore_args=_restore_args(read, "restore"),
                                 partial_restore=partial)
@@ -470,7 +471,8 @@ def _check_encoder(manager: ocp.CheckpointManager, directory: epath.Path, step: 
                    target: Any) -> None:
   """Compares the target encoder with the checkpoint's on-disk metadata (no array reads)."""
   tree = manager.item_metadata(step)[STATE_ITEM]
-  if checkpoint_layers.saved_per_layer(tree):
+  if checkpoint_layers.saved_blocks(tree):
+    checkpoint_layers.check_depth(checkpoint_layers.saved_blocks(tree), target, directory, step)
     target = checkpoint_layers.per_layer_target(target)
   target = target["params"]["encoder"]
   try:

@@ -25,13 +25,24 @@ def _holds_layers(x: Any) -> bool:
   return isinstance(x, dict) and "layers" in x
 
 
-def saved_per_layer(metadata: Any) -> bool:
-  """True if a saved train-state tree (Orbax item metadata) keeps one entry per block."""
+def saved_blocks(metadata: Any) -> int:
+  """How many per-block entries a saved train-state tree (Orbax item metadata) keeps; 0 if its
+  blocks are stacked."""
   try:
     layers = metadata["params"]["encoder"]["layers"]
   except (KeyError, TypeError):
-    return False
-  return any(str(k) == "0" for k in layers.keys())
+    return 0
+  return sum(str(k).isdigit() for k in layers.keys())
+
+
+def check_depth(blocks: int, target: Any, directory: Any, step: int) -> None:
+  """A per-block checkpoint must have as many blocks as the target (else a deeper one would be
+  cut silently, as a stacked one of the wrong depth is a shape error)."""
+  wanted = {jax.tree.leaves(node["layers"])[0].shape[0]
+            for node in jax.tree.leaves(target, is_leaf=_holds_layers) if _holds_layers(node)}
+  if wanted and wanted != {blocks}:
+    raise ValueError(f"step {step} of {directory} has {blocks} encoder blocks; the target has "
+                     f"{sorted(wanted)[0]} (different XLMRConfig num_hidden_layers?).")
 
 
 def _block(x: Any) -> jax.ShapeDtypeStruct:

@@ -427,3 +427,15 @@ def test_a_stacked_checkpoint_restores_without_conversion(tmp_path, layered_stat
     restored, _ = ckpt.restore(abstract_state(layered_state))
   _assert_identical(restored, layered_state)
   assert "before blocks were stacked" not in caplog.text
+
+
+def test_a_per_layer_checkpoint_of_another_depth_is_refused(tmp_path, layered_state):
+  """3 saved blocks into a 2-block model: an error naming both depths, not the first 2 blocks."""
+  with Checkpointer(tmp_path / "old", save_interval_steps=1, async_save=False) as ckpt:
+    ckpt.save(4, _per_layer(layered_state), force=True)
+  shallow = {**layered_state["params"], "encoder": {
+      **layered_state["params"]["encoder"],
+      "layers": jax.tree.map(lambda x: x[:2], layered_state["params"]["encoder"]["layers"])}}
+  for restore in (restore_params, lambda d, t, step: restore_encoder(d, t["encoder"], step=step)):
+    with pytest.raises(ValueError, match="has 3 encoder blocks; the target has 2"):
+      restore(tmp_path / "old", abstract_state(shallow), step="latest")
