@@ -72,7 +72,6 @@ def _setup(args):
 
   from stilts_jax import sharding as shd
   from stilts_jax.models import TaskModel, XLMRConfig
-  from stilts_jax.run_config import sibling_config
   from stilts_jax.train import PhaseTask
 
   mesh = shd.make_mesh({"data": -1, "fsdp": 1, "tensor": 1})
@@ -87,8 +86,7 @@ def _setup(args):
   ids[:, 0] = 0
   features = {"input_ids": ids, "attention_mask": np.ones_like(ids),
               "label": (ids[:, 1] % 3).astype(np.int32)}
-  base = sibling_config(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
-      __file__))), "configs", "base.py"), "base")
+  from configs import base  # the repository root is on sys.path (above)
   hp = base.phase(epochs=1, batch_size=args.batch_size, max_length=args.seq_len)
   hp.update(log_every_steps=args.log_every, learning_rate=1e-4)
   return mesh, model, PhaseTask(head="t", head_type="classification", train_features=features), hp

@@ -10,9 +10,8 @@ WORKDIR/demo_assets (see stilts_jax/demo.py) and loaded through the real loaders
 
 import ml_collections
 
-from stilts_jax.run_config import sibling_config
+from configs import base
 
-base = sibling_config(__file__, "base")
 
 TARGETS = ("xnli", "panx", "xquad", "tatoeba")
 

@@ -13,10 +13,9 @@ Arguments (comma-separated, `key=value`):
 Any other setting: --config.some.key=value (the config is locked, so a typo is an error).
 """
 
-from stilts_jax.run_config import sibling_config
+from configs import base
 from stilts_jax.setting import Setting
 
-base = sibling_config(__file__, "base")
 
 
 def parse_arg(arg: str, **defaults) -> dict:
@@ -56,9 +55,3 @@ def get_config(arg: str = ""):
   c.model.name = args["model"]
   c.seed = int(args["seed"])
   return c
-
-
-def grid(seeds=(1,)) -> list[str]:
-  """Every cell of the paper's grid as a config argument (for sweeps)."""
-  return [f"intermediate={i},target={t},seed={s}" for s in seeds
-          for i in ("none",) + base.INTERMEDIATES for t in base.TARGETS]

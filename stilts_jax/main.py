@@ -46,6 +46,10 @@ def _configs_dir() -> Path | None:
   return None
 
 
+def _config_files(configs: Path) -> list[Path]:
+  return sorted(p for p in configs.glob("*.py") if not p.name.startswith("_"))
+
+
 def _first_doc_line(path: Path) -> str:
   match = re.search(r'"""(.*?)(?:\n|""")', path.read_text(encoding="utf-8"))
   return match[1].strip() if match else ""
@@ -66,7 +70,7 @@ def help_text() -> str:
   if configs is not None:
     shown = os.path.relpath(configs) if not os.path.relpath(configs).startswith("..") else configs
     lines += ["", f"config files ({shown}):"]
-    lines += [f"  {p.name:<12} {_first_doc_line(p)}" for p in sorted(configs.glob("*.py"))]
+    lines += [f"  {p.name:<12} {_first_doc_line(p)}" for p in _config_files(configs)]
   lines += ["",
             "Every config key, its default and valid values: docs/config.md (override any with "
             "--config.KEY=VALUE).",
@@ -102,7 +106,7 @@ def flag_error_message(error: Exception, argv) -> str:
                            r"([^:]+)", text, re.S)
   if missing_file:
     configs = _configs_dir()
-    known = ", ".join(sorted(p.name for p in configs.glob("*.py"))) if configs else "none found"
+    known = ", ".join(p.name for p in _config_files(configs)) if configs else "none found"
     return (f"cannot load the config file {missing_file[1]}: {missing_file[2].strip()}. Run "
             f"from the repository root or give the file's path (configs/: {known}).")
   suggestion = re.search(r"Did you mean \"(\w+)\" instead of \"(\w+)\"", text)
@@ -127,6 +131,11 @@ def parse_flags(argv):
     print(help_text())
     sys.exit(0)
   try:
+    from stilts_jax.run_config import use_config_package
+    for i, arg in enumerate(argv[1:], 1):  # before absl loads the file: it imports its package
+      if arg.startswith("--config=") or (arg == "--config" and i + 1 < len(argv)):
+        path = arg[len("--config="):] if arg != "--config" else argv[i + 1]
+        use_config_package(path.split(":", 1)[0])
     rest = FLAGS(argv)
     FLAGS.config.keys()  # a config file that failed to load raises only when used
   except (flags.Error, AttributeError, KeyError, ValueError, TypeError, OSError) as e:

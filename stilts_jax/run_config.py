@@ -39,30 +39,44 @@ class ConfigError(UserError, ValueError):
   """A config value that cannot work; the message names the key and the valid values."""
 
 
-def sibling_config(config_file: str, name: str) -> Any:
-  """The config module `name` in the folder of `config_file` (e.g. base.py for stilts.py), loaded
-  by path and shared by every config file of that folder.
+def use_config_package(config_file: str) -> str | None:
+  """Makes the folder of `config_file`, when it is a package (has `__init__.py`, as configs/
+  does), the package its config files import each other through (`from configs import base`).
 
-  By path rather than by import: the files a run names (`--config=configs/stilts.py`) are the
-  ones it uses, whatever copy of the project is installed (an edit to a checkout's base.py always
-  takes effect), and no generic name like `base` is put on sys.path where other code imports.
+  ml-collections loads `--config=configs/stilts.py` by path, outside any package, and a console
+  script has no checkout on sys.path. So the folder is imported from its own path, under its own
+  name: the files a run names are the ones it uses, whatever copy of the project is installed (an
+  edited checkout's base.py always takes effect), and nothing is added to sys.path. A later call
+  for another folder of the same name (a second checkout in one process) replaces it. Returns the
+  package name, or None for a config file outside a package (it then imports as Python would).
   """
   import importlib.util
   import sys
-  path = os.path.join(os.path.dirname(os.path.abspath(config_file)), f"{name}.py")
-  key = f"stilts_jax.configs:{path}"
-  if key not in sys.modules:
-    if not os.path.isfile(path):
-      raise ConfigError(f"{config_file} needs {name}.py beside it, and {path} does not exist.")
-    spec = importlib.util.spec_from_file_location(key, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[key] = module
-    try:
-      spec.loader.exec_module(module)
-    except BaseException:
+  folder = os.path.dirname(os.path.abspath(config_file))
+  name = os.path.basename(folder)
+  init = os.path.join(folder, "__init__.py")
+  if not (name.isidentifier() and os.path.isfile(init)):
+    return None
+  current = sys.modules.get(name)
+  if current is not None:
+    if list(getattr(current, "__path__", ())) == [folder]:
+      return name
+    if not getattr(current, "_stilts_config_package", False):
+      raise ConfigError(f"{config_file}: its folder is a package named {name!r}, and another "
+                        f"module of that name is already imported ({current.__file__}); rename "
+                        "the folder.")
+    for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
       del sys.modules[key]
-      raise
-  return sys.modules[key]
+  spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[folder])
+  package = importlib.util.module_from_spec(spec)
+  package._stilts_config_package = True
+  sys.modules[name] = package
+  try:
+    spec.loader.exec_module(package)
+  except BaseException:
+    del sys.modules[name]
+    raise
+  return name
 
 
 def parse_setting(text: str) -> Setting:

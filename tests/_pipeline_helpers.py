@@ -16,9 +16,10 @@ CONFIGS = REPO / "configs"
 
 
 def load_config_module(name: str):
-  """configs/<name>.py as a module, loaded as the config files load their `base`."""
-  from stilts_jax.run_config import sibling_config
-  return sibling_config(str(CONFIGS / f"{name}.py"), name)
+  """configs/<name>.py as a module of the configs package, imported as the CLI imports it."""
+  import importlib
+  from stilts_jax.run_config import use_config_package
+  return importlib.import_module(f"{use_config_package(str(CONFIGS / f'{name}.py'))}.{name}")
 
 
 def phase_hp(**overrides):

@@ -53,6 +53,20 @@ def test_user_errors_are_one_line_and_exit_2_before_anything_starts(tmp_path, ar
   assert not (tmp_path / "w").exists()  # nothing was started
 
 
+def test_the_console_script_builds_on_the_base_py_beside_the_config_file(tmp_path):
+  """`--config=configs/stilts.py` from another checkout (an edited copy, relative path): the run
+  uses that folder's base.py, not the installed project's."""
+  import shutil
+  shutil.copytree(H.CONFIGS, tmp_path / "configs", ignore=shutil.ignore_patterns("__pycache__"))
+  base = tmp_path / "configs" / "base.py"
+  text = base.read_text()
+  assert 'c.mode = "train"' in text
+  base.write_text(text.replace('c.mode = "train"', 'c.mode = "edited-copy"', 1))
+  proc = _stilts_jax("--config=configs/stilts.py:target=xnli", workdir=tmp_path / "w",
+                     cwd=tmp_path)
+  _assert_one_line_error(proc, r"mode='edited-copy' is not valid; expected one of: train, eval")
+
+
 def _assert_one_line_error(proc, expected):
   lines = [l for l in proc.stderr.splitlines() if l.strip()]
   assert proc.returncode == 2, proc.stderr[-3000:]
@@ -104,7 +118,8 @@ def test_stilts_config_arguments():
   with pytest.raises(ValueError, match="expected key=value"):
     stilts.get_config("intermediate")
   # Every grid cell parses.
-  for arg in stilts.grid(seeds=(1, 2)):
+  from stilts_jax import grid
+  for arg in grid.cells(seeds=(1, 2)):
     stilts.get_config(arg)
 
 

@@ -77,8 +77,9 @@ def test_bad_values_are_caught_before_anything_runs(key, value, message):
 def test_defaults_and_every_grid_cell_are_valid():
   run_config.validate(H.load_config_module("base").get_config())
   run_config.validate(H.load_config_module("demo").get_config())
+  from stilts_jax import grid
   stilts = H.load_config_module("stilts")
-  for arg in stilts.grid():
+  for arg in grid.cells():
     run_config.validate(stilts.get_config(arg))
 
 
@@ -193,21 +194,29 @@ def test_recipe_diff_names_each_changed_key():
       "eval.limit: null -> (absent)", "train.hp.lr: 1 -> 2", 'train.x: (absent) -> "a"']
 
 
-def test_config_files_load_their_base_from_their_own_folder(tmp_path):
-  """configs/stilts.py and demo.py share one base module loaded from their folder by path: no
-  `base` module or configs/ folder on the import path, and a copy of the folder (an edited
-  checkout) uses its own base.py."""
+def test_configs_is_a_package_imported_from_the_folder_a_run_names(tmp_path):
+  """stilts.py and demo.py build on one `configs.base`; the package is the folder of the file a
+  run names, so an edited copy of the folder uses its own base.py, and naming the checkout's files
+  again switches back. A folder whose name is taken by another module is refused, in one line."""
+  import importlib
   import sys
   stilts, demo = H.load_config_module("stilts"), H.load_config_module("demo")
-  assert stilts.base is demo.base is H.load_config_module("base")
-  assert "base" not in sys.modules and str(H.CONFIGS) not in sys.path
+  assert stilts.base is demo.base is H.load_config_module("base") is sys.modules["configs.base"]
+  assert sys.modules["configs"].__path__ == [str(H.CONFIGS)]
   copy = tmp_path / "configs"
   copy.mkdir()
+  (copy / "__init__.py").write_text("")
   (copy / "base.py").write_text("MARK = 'edited copy'\n")
-  (copy / "child.py").write_text("from stilts_jax.run_config import sibling_config\n"
-                                 "base = sibling_config(__file__, 'base')\n")
-  child = run_config.sibling_config(str(copy / "child.py"), "child")
-  assert child.base.MARK == "edited copy" and child.base is not stilts.base
-  with pytest.raises(run_config.ConfigError, match=r"lonely.py needs base.py beside it"):
-    run_config.sibling_config(str(tmp_path / "lonely.py"), "base")
-
+  (copy / "child.py").write_text("from configs import base\n")
+  assert run_config.use_config_package(str(copy / "child.py")) == "configs"
+  child = importlib.import_module("configs.child")
+  assert child.base.MARK == "edited copy"
+  assert H.load_config_module("stilts").base.TARGETS == stilts.base.TARGETS
+  assert not hasattr(sys.modules["configs.base"], "MARK")
+  assert run_config.use_config_package(str(tmp_path / "lonely.py")) is None  # not a package
+  taken = tmp_path / "json"
+  taken.mkdir()
+  (taken / "__init__.py").write_text("")
+  with pytest.raises(run_config.ConfigError, match=r"a package named 'json', and another module "
+                     r"of that name is already imported .*; rename the folder"):
+    run_config.use_config_package(str(taken / "x.py"))

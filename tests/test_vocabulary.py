@@ -39,17 +39,41 @@ def test_each_target_declares_what_the_report_and_config_use():
   assert set(base.INTERMEDIATES + base.TRANSLATED_INTERMEDIATES) == set(list_tasks(intermediate=True))
 
 
-def test_the_tpu_sweeps_default_grid_is_the_configs():
-  # tpu_scripts run on a laptop without the package, so they keep their own lists; they must be
-  # the grid configs/stilts.py builds (every intermediate setting, none included, x every target).
+def _sweep_grid(tmp_path, python):
+  """common.sh's default grid (what sweep.sh and status.sh run), with PYTHON=python."""
+  import os
   import subprocess
   common = H.REPO / "tpu_scripts" / "common.sh"
-  out = subprocess.run(["bash", "-c", f'. "{common}"; echo "$STJ_DEFAULT_INTERMEDIATES"; '
-                        'echo "$STJ_DEFAULT_TARGETS"'], capture_output=True, text=True, check=True)
-  intermediates, targets = (line.split() for line in out.stdout.splitlines())
+  env = {k: v for k, v in os.environ.items() if k not in ("INTERMEDIATES", "TARGETS", "SEEDS")}
+  return subprocess.run(["bash", "-c", f'. "{common}"; stj_build_grid; printf "%s\\n" '
+                         '"${STJ_GRID[@]}"'], env={**env, "PYTHON": str(python)}, cwd=tmp_path,
+                        capture_output=True, text=True)
+
+
+def test_the_tpu_sweeps_default_grid_is_the_packages_read_from_the_checkout_alone(tmp_path):
+  """tpu_scripts ask stilts_jax.grid for their default grid; it runs on a machine where nothing
+  is installed (python -S: no site-packages, so neither an installed stilts_jax nor numpy)."""
+  import stat
+  import sys
+  from stilts_jax import grid
+  bare = tmp_path / "python3"
+  bare.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
+  bare.chmod(bare.stat().st_mode | stat.S_IXUSR)
+  proc = _sweep_grid(tmp_path, bare)
+  assert proc.returncode == 0, proc.stderr
+  assert [f"intermediate={i},target={t},seed={s}" for i, t, s in
+          (line.split() for line in proc.stdout.splitlines())] == grid.cells()
   base = H.load_config_module("base")
-  assert set(intermediates) == {"none", *base.INTERMEDIATES}
-  assert targets == list(base.TARGETS)
-  stilts = H.load_config_module("stilts")
-  assert {tuple(cell.split(",")[:2]) for cell in stilts.grid()} == {
-      (f"intermediate={i}", f"target={t}") for i in intermediates for t in targets}
+  assert grid.intermediate_settings() == PAPER_INTERMEDIATES + ("none",) == base.INTERMEDIATES + (
+      "none",)
+  assert grid.targets() == PAPER_ORDER == base.TARGETS
+  assert len(grid.cells(seeds=(1, 2))) == 2 * 10 * 9
+
+
+def test_a_sweep_without_a_usable_python_says_how_to_fix_it(tmp_path):
+  proc = _sweep_grid(tmp_path, tmp_path / "no-such-python")
+  assert proc.returncode == 2
+  assert proc.stderr.startswith("bash: error: cannot read the default intermediates from "), \
+      proc.stderr
+  assert "it needs Python >= 3.11 (PYTHON=/path/to/python3.11), or pass --intermediates=LIST" in \
+      proc.stderr and proc.stderr.count("\n") == 1

@@ -31,9 +31,10 @@ STJ_REMOTE_CODE_DIR='~/stilts-jax'
 STJ_REMOTE_STAGING_DIR='~/.stilts-jax-staging'
 STJ_REMOTE_TARBALL='stilts-jax-code.tgz'
 
-# The X-STILTs grid (paper: 9 intermediate tasks + the no-intermediate baseline, 9 XTREME targets).
-STJ_DEFAULT_INTERMEDIATES="anli_plus mnli qqp squad_v1 squad_v2 hellaswag cosmosqa commonsenseqa ccg none"
-STJ_DEFAULT_TARGETS="xnli pawsx udpos panx xquad mlqa tydiqa bucc2018 tatoeba"
+# The default X-STILTs grid (the paper's 9 intermediate tasks + the no-intermediate baseline, 9
+# XTREME targets) is the package's (stilts_jax/grid.py, read from the task registry): written down
+# once. That module needs only the standard library, so this checkout is enough: nothing has to be
+# installed on the machine that runs the sweep, only python3 >= 3.11 (PYTHON=... picks another).
 STJ_DEFAULT_SEEDS="1"
 
 stj_log() { printf '%s\n' "$*" >&2; }
@@ -155,12 +156,25 @@ stj_parse_grid() {
   return 0
 }
 
+# The package's default list of `intermediates` or `targets` (python -m stilts_jax.grid), from this
+# checkout's code.
+stj_package_grid() {
+  local python="${PYTHON:-python3}" out
+  if ! out="$(PYTHONPATH="$STJ_REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$python" -m stilts_jax.grid "$1" 2>&1)"; then
+    stj_die "cannot read the default $1 from $STJ_REPO_ROOT/stilts_jax/grid.py with '$python' (${out##*$'\n'}): it needs Python >= 3.11 (PYTHON=/path/to/python3.11), or pass --$1=LIST"
+  fi
+  printf '%s' "$out"
+}
+
 # Fills STJ_GRID with "intermediate target seed" triples, seed-major so that a budget-limited
 # sweep finishes a complete seed-1 grid before starting seed 2.
 stj_build_grid() {
   local -a ints tgts seeds
-  stj_split_list ints "${INTERMEDIATES:-$STJ_DEFAULT_INTERMEDIATES}"
-  stj_split_list tgts "${TARGETS:-$STJ_DEFAULT_TARGETS}"
+  local default_ints="" default_tgts=""
+  if [[ -z "${INTERMEDIATES:-}" ]]; then default_ints="$(stj_package_grid intermediates)" || exit 2; fi
+  if [[ -z "${TARGETS:-}" ]]; then default_tgts="$(stj_package_grid targets)" || exit 2; fi
+  stj_split_list ints "${INTERMEDIATES:-$default_ints}"
+  stj_split_list tgts "${TARGETS:-$default_tgts}"
   stj_split_list seeds "${SEEDS:-$STJ_DEFAULT_SEEDS}"
   ((${#ints[@]} && ${#tgts[@]} && ${#seeds[@]})) || stj_die "empty INTERMEDIATES, TARGETS or SEEDS list"
   STJ_GRID=()

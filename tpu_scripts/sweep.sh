@@ -22,8 +22,10 @@ Prints a summary (done / skipped / failed) and exits 1 if any run failed.
 
 Settings (env var / flag):
   RUNS_ROOT      --runs-root=       gs://bucket/runs, or a local path (required)
-  INTERMEDIATES  --intermediates=   comma/space list (default: $STJ_DEFAULT_INTERMEDIATES)
-  TARGETS        --targets=         comma/space list (default: $STJ_DEFAULT_TARGETS)
+  INTERMEDIATES  --intermediates=   comma/space list (default: the paper's 9 and none,
+                                    python -m stilts_jax.grid intermediates)
+  TARGETS        --targets=         comma/space list (default: XTREME's 9,
+                                    python -m stilts_jax.grid targets)
   SEEDS          --seeds=           comma/space list (default: $STJ_DEFAULT_SEEDS)
   CONFIG_FILE    --config-file=     config file on the workers (default: configs/stilts.py)
   RETRIES        --retries=N        relaunch a failed run up to N more times (default: 0)
