@@ -97,9 +97,9 @@ class Recorder:
 def stream_batches(inputs: dict[str, np.ndarray], batch_size: int, buckets: tuple[int, ...]
                    ) -> list[dict[str, np.ndarray]]:
   """The stream's batches (length-sorted rows, bucketed), model inputs only, as numpy."""
-  from stilts_jax.data import eval_batches, real_lengths
+  from stilts_jax.data import EvalBatches, real_lengths
   order = np.argsort(real_lengths(inputs), kind="stable")
-  batches = eval_batches({k: v[order] for k, v in inputs.items()}, batch_size, buckets=buckets)
+  batches = EvalBatches({k: v[order] for k, v in inputs.items()}, batch_size, buckets=buckets)
   return [{k: b[k] for k in inputs} for b in batches]
 
 

@@ -22,7 +22,7 @@ from flax import nnx
 
 from stilts_jax import metrics, retrieval, steps
 from stilts_jax import sharding as shd
-from stilts_jax.data import (DEFAULT_BUCKETS, eval_batches, process_slice, real_lengths,
+from stilts_jax.data import (DEFAULT_BUCKETS, EvalBatches, process_slice, real_lengths,
                              to_global_batch)
 from stilts_jax.kinds import KINDS, get_kind
 from stilts_jax.tasks import TaskSpec
@@ -99,7 +99,7 @@ def run_stream(inputs: Mapping[str, np.ndarray], step: Callable[[dict], dict], m
   order = np.argsort(real_lengths(inputs), kind="stable")
   ordered = {k: np.asarray(v)[order] for k, v in inputs.items()}
   index, count = process_slice(mesh, global_batch_size=global_batch_size)
-  batches = eval_batches(ordered, global_batch_size, index, count, buckets)
+  batches = EvalBatches(ordered, global_batch_size, index, count, buckets)
   dispatched = []
   for i in range(len(batches)):
     local = batches.batch(i)

@@ -25,7 +25,7 @@ def main(process_id: int, port: int, out_dir: str) -> None:
   from jax.experimental import multihost_utils
 
   from _data_helpers import make_features
-  from stilts_jax.data import TrainBatches, eval_batches, process_slice, to_global_batch
+  from stilts_jax.data import TrainBatches, EvalBatches, process_slice, to_global_batch
 
   # CPU cross-process collectives (needed by process_allgather and jitted reductions).
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
@@ -48,7 +48,7 @@ def main(process_id: int, port: int, out_dir: str) -> None:
     for k, v in gathered.items():
       out[f"train/{step}/global/{k}"] = np.asarray(v)
 
-  evals = eval_batches(make_features(N_EVAL, seed=2), GLOBAL_BATCH, index, count, BUCKETS)
+  evals = EvalBatches(make_features(N_EVAL, seed=2), GLOBAL_BATCH, index, count, BUCKETS)
   out["eval/num_batches"] = np.array(len(evals))
   for i, local in enumerate(evals):
     out[f"eval/{i}/local_index"] = local["index"]

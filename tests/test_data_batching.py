@@ -7,7 +7,6 @@ from stilts_jax.data import (
     EvalBatches,
     TrainBatches,
     choose_bucket,
-    eval_batches,
     real_lengths,
     resolve_buckets,
     sequence_keys_of,
@@ -94,7 +93,7 @@ def test_multiple_choice_3d_arrays():
     assert b["input_ids"].shape == (5, c, want)
     np.testing.assert_array_equal(b["attention_mask"], am[idx, :, :want])
     np.testing.assert_array_equal(b["label"], f["label"][idx])
-  eb = list(eval_batches(f, 8, buckets=(8, 16)))
+  eb = list(EvalBatches(f, 8, buckets=(8, 16)))
   assert eb[-1]["input_ids"].shape[:2] == (8, c)
   assert (eb[-1]["input_ids"][~eb[-1]["mask"]] == 1).all()
 
@@ -181,7 +180,7 @@ def test_group_by_length_reduces_padding():
 @pytest.mark.parametrize("n,procs,gbs", [(37, 3, 9), (37, 1, 8), (5, 2, 8), (16, 4, 8), (1, 2, 2)])
 def test_eval_every_example_exactly_once(n, procs, gbs):
   f = make_features(n, seed=n)
-  per_proc = [list(eval_batches(f, gbs, p, procs, buckets=BUCKETS)) for p in range(procs)]
+  per_proc = [list(EvalBatches(f, gbs, p, procs, buckets=BUCKETS)) for p in range(procs)]
   assert len({len(b) for b in per_proc}) == 1  # same number of batches on every process
   assert len(per_proc[0]) == -(-n // gbs)
   seen = []
@@ -215,7 +214,7 @@ def test_eval_process_can_run_out_entirely():
 
 def test_eval_pad_values_override():
   f = make_features(3)
-  b = next(iter(eval_batches(f, 4, pad_values={"label": -1, "input_ids": 0})))
+  b = next(iter(EvalBatches(f, 4, pad_values={"label": -1, "input_ids": 0})))
   assert b["label"][3] == -1 and (b["input_ids"][3] == 0).all()
 
 
@@ -228,7 +227,7 @@ def test_errors_are_clear():
   with pytest.raises(ValueError, match="global_batch_size=10 is not divisible by process_count=3"):
     TrainBatches(f, 10, seed=0, process_index=0, process_count=3)
   with pytest.raises(ValueError, match="not divisible by process_count"):
-    eval_batches(f, 10, 0, 4)
+    EvalBatches(f, 10, 0, 4)
   with pytest.raises(ValueError, match="process_index"):
     TrainBatches(f, 10, seed=0, process_index=2, process_count=2)
   bad = dict(f, label=np.zeros(19, np.int32))
@@ -237,11 +236,11 @@ def test_errors_are_clear():
   with pytest.raises(ValueError, match="attention_mask shape"):
     TrainBatches(dict(f, attention_mask=f["attention_mask"][:, :5]), 4, seed=0)
   with pytest.raises(ValueError, match="must contain 'attention_mask'"):
-    eval_batches({"input_ids": f["input_ids"]}, 4)
+    EvalBatches({"input_ids": f["input_ids"]}, 4)
   long = make_features(20, t=80)
   with pytest.raises(ValueError, match="longer than the largest bucket 16"):
     TrainBatches(long, 4, seed=0, buckets=(8, 16))
   with pytest.raises(ValueError, match="fewer than global_batch_size"):
     TrainBatches(f, 32, seed=0)
   with pytest.raises(ValueError, match="must not contain 'mask'"):
-    eval_batches(dict(f, mask=np.ones(20, bool)), 4)
+    EvalBatches(dict(f, mask=np.ones(20, bool)), 4)

@@ -12,7 +12,7 @@ import pytest
 
 import _pipeline_helpers as H
 from stilts_jax import tasks
-from stilts_jax.data import TrainBatches, eval_batches, real_lengths
+from stilts_jax.data import TrainBatches, EvalBatches, real_lengths
 from stilts_jax.examples import SentenceExample
 from stilts_jax.features import (
     IGNORE_INDEX, NO_LABEL, RETRIEVAL_SIDES, dispatch, featurize_split,
@@ -163,7 +163,7 @@ def check_train_batches(f):
 
 def check_eval_batches(f):
   n = len(f["input_ids"])
-  batches = eval_batches(f, 4, buckets=BUCKETS)
+  batches = EvalBatches(f, 4, buckets=BUCKETS)
   lengths = real_lengths(f)
   seen = []
   for batch in batches:
@@ -369,4 +369,4 @@ def test_empty_split_featurizes_to_empty_arrays(empty_split, tokenizer):
 
 def test_empty_split_gives_no_eval_batches(empty_split, tokenizer):
   f = featurize(tasks.get_task("pawsx"), empty_split, tokenizer)
-  assert len(eval_batches(f, 4, buckets=BUCKETS)) == 0
+  assert len(EvalBatches(f, 4, buckets=BUCKETS)) == 0

@@ -8,7 +8,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from stilts_jax.data import (
     TrainBatches,
     batch_sharding,
-    eval_batches,
+    EvalBatches,
     mesh_batch_axes,
     process_slice,
     to_global_batch,
@@ -47,7 +47,7 @@ def test_to_global_batch_shape_sharding_values(mesh):
 
 def test_to_global_batch_eval_and_jit(mesh):
   f = make_features(21)
-  batches = list(eval_batches(f, 8, buckets=(16, 40)))
+  batches = list(EvalBatches(f, 8, buckets=(16, 40)))
   total = 0
   # A jitted masked sum over the sharded global batch counts every example exactly once.
   count_real = jax.jit(lambda b: (b["mask"] * (b["index"] + 1)).sum())

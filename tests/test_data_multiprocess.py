@@ -11,7 +11,7 @@ import pytest
 import _data_multiprocess_worker as W
 from _data_helpers import make_features
 from _multiprocess import run_two_workers
-from stilts_jax.data import TrainBatches, eval_batches
+from stilts_jax.data import TrainBatches, EvalBatches
 
 TIMEOUT_S = 120
 
@@ -49,7 +49,7 @@ def test_train_shards_partition_and_global_batch_matches_single_process(worker_o
 
 
 def test_eval_union_is_dataset_and_global_batch_matches(worker_outputs):
-  single = eval_batches(make_features(W.N_EVAL, seed=2), W.GLOBAL_BATCH, 0, 1, W.BUCKETS)
+  single = EvalBatches(make_features(W.N_EVAL, seed=2), W.GLOBAL_BATCH, 0, 1, W.BUCKETS)
   n_batches = [int(o["eval/num_batches"]) for o in worker_outputs]
   assert n_batches == [len(single)] * 2 == [-(-W.N_EVAL // W.GLOBAL_BATCH)] * 2
   seen = []

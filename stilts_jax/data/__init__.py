@@ -7,7 +7,7 @@ Typical use on every process:
   train = TrainBatches(features, gbs, seed, index, count, group_by_length=True)
   for step, local in enumerate(train.from_step(start_step), start_step):
     state = train_step(state, to_global_batch(local, mesh))
-  for local in eval_batches(eval_features, gbs, index, count):
+  for local in EvalBatches(eval_features, gbs, index, count):
     out = eval_step(state, to_global_batch(local, mesh))  # weight by out["mask"], join on "index"
 """
 
@@ -19,7 +19,6 @@ from stilts_jax.data.batching import (
     EvalBatches,
     TrainBatches,
     choose_bucket,
-    eval_batches,
     real_lengths,
     resolve_buckets,
     sequence_keys_of,
@@ -36,7 +35,7 @@ from stilts_jax.data.multihost import (
 
 __all__ = [
     "DEFAULT_BATCH_AXES", "DEFAULT_BUCKETS", "DEFAULT_PAD_VALUES", "INDEX_KEY", "MASK_KEY",
-    "EvalBatches", "TrainBatches", "batch_sharding", "choose_bucket", "eval_batches",
+    "EvalBatches", "TrainBatches", "batch_sharding", "choose_bucket",
     "mesh_batch_axes", "process_slice", "real_lengths", "resolve_buckets", "sequence_keys_of",
     "to_global_batch", "trim", "validate_features",
 ]

@@ -305,7 +305,16 @@ class TrainBatches:
 
 
 class EvalBatches:
-  """Every example exactly once, in order, with masked padding; see `eval_batches`."""
+  """Evaluation batches for this process: every example exactly once, whatever the host count.
+
+  Global batch `i` covers dataset rows `[i*gbs, (i+1)*gbs)`; this process gets its
+  `[p*local, (p+1)*local)` part. Rows past N are padding built from `pad_values` (defaults:
+  input_ids 1, attention_mask 0, labels -100, word_index -1, offsets -1, others 0), so models must
+  tolerate all-masked rows (use a finite mask bias, not -inf). Each batch adds `mask` (bool,
+  True for real rows) and `index` (int32 global row index, -1 for padding) for weighting metrics
+  and joining predictions back to examples. All processes see `ceil(N / gbs)` batches and the same
+  bucket per batch. The result is re-iterable and has `len()`.
+  """
 
   def __init__(
       self,
@@ -320,7 +329,7 @@ class EvalBatches:
   ):
     for key in (MASK_KEY, INDEX_KEY):
       if key in features:
-        raise ValueError(f"features must not contain {key!r}: eval_batches adds that key.")
+        raise ValueError(f"features must not contain {key!r}: EvalBatches adds that key.")
     self._b = _Batcher(features, global_batch_size, process_index, process_count, buckets,
                        sequence_keys)
     self.pad_values = {**DEFAULT_PAD_VALUES, **(pad_values or {})}
@@ -358,27 +367,3 @@ class EvalBatches:
   def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
     for i in range(len(self)):
       yield self.batch(i)
-
-
-def eval_batches(
-    features: Mapping[str, np.ndarray],
-    global_batch_size: int,
-    process_index: int = 0,
-    process_count: int = 1,
-    buckets: Sequence[int] | None = DEFAULT_BUCKETS,
-    *,
-    pad_values: Mapping[str, int | float] | None = None,
-    sequence_keys: Collection[str] | None = None,
-) -> EvalBatches:
-  """Evaluation batches for this process: every example exactly once, whatever the host count.
-
-  Global batch `i` covers dataset rows `[i*gbs, (i+1)*gbs)`; this process gets its
-  `[p*local, (p+1)*local)` part. Rows past N are padding built from `pad_values` (defaults:
-  input_ids 1, attention_mask 0, labels -100, word_index -1, offsets -1, others 0), so models must
-  tolerate all-masked rows (use a finite mask bias, not -inf). Each batch adds `mask` (bool,
-  True for real rows) and `index` (int32 global row index, -1 for padding) for weighting metrics
-  and joining predictions back to examples. All processes see `ceil(N / gbs)` batches and the same
-  bucket per batch. The result is re-iterable and has `len()`.
-  """
-  return EvalBatches(features, global_batch_size, process_index, process_count, buckets,
-                     pad_values=pad_values, sequence_keys=sequence_keys)

@@ -1,7 +1,7 @@
 """Multi-host input: which rows of the global batch this process loads, and assembling the global
 `jax.Array` from every process's local rows.
 
-Each process loads only its block of each global batch (`TrainBatches` / `eval_batches` with the
+Each process loads only its block of each global batch (`TrainBatches` / `EvalBatches` with the
 `(index, count)` from `process_slice`), then `to_global_batch` builds arrays sharded over the batch
 axes with `jax.make_array_from_process_local_data`. Block `i` of `count` must be exactly the rows
 this process's devices hold in the global array; `process_slice` reads that off the mesh rather
@@ -72,7 +72,7 @@ def process_slice(
 ) -> tuple[int, int]:
   """`(index, count)`: this process loads block `index` of `count` equal blocks of each global batch.
 
-  Pass these as `process_index, process_count` to `TrainBatches` / `eval_batches`. With the usual
+  Pass these as `process_index, process_count` to `TrainBatches` / `EvalBatches`. With the usual
   device order this is `(jax.process_index(), jax.process_count())`; processes that differ only
   along a non-batch axis (e.g. tensor parallel across hosts) get the same block. When
   `global_batch_size` is given it is checked against the mesh's batch-axis size.

@@ -82,7 +82,7 @@ def _check_lang(lang: str) -> None:
                      f"{', '.join(MLQA_LANGUAGES)}.")
 
 
-def _token_f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
+def token_f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
   """v1.1/MLQA F1: multiset overlap; 0 when nothing overlaps (so two empty strings give F1 0)."""
   common = collections.Counter(pred_tokens) & collections.Counter(gold_tokens)
   num_same = sum(common.values())
@@ -103,7 +103,7 @@ def _em_f1(predictions: Mapping[str, str], references: Mapping[str, Sequence[str
     pred = normalize(predictions[qid])
     gold_norms = [normalize(g) for g in golds]
     em_sum += max(float(pred == g) for g in gold_norms)
-    f1_sum += max(_token_f1(pred.split(), g.split()) for g in gold_norms)
+    f1_sum += max(token_f1(pred.split(), g.split()) for g in gold_norms)
   n = len(references)
   return {"exact_match": 100.0 * em_sum / n, "f1": 100.0 * f1_sum / n}
 

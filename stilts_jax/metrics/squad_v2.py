@@ -13,13 +13,12 @@ it in `find_best_thresh`'s starting score, which is inconsistent.
 
 from __future__ import annotations
 
-import collections
 import math
 import numbers
 from collections.abc import Mapping, Sequence
 
 from stilts_jax.metrics._checks import check_qa_inputs
-from stilts_jax.metrics.qa import normalize_squad
+from stilts_jax.metrics.qa import normalize_squad, token_f1
 
 
 def _v2_f1(gold: str, pred: str) -> float:
@@ -27,13 +26,7 @@ def _v2_f1(gold: str, pred: str) -> float:
   pred_toks = normalize_squad(pred).split() if pred else []
   if not gold_toks or not pred_toks:
     return float(gold_toks == pred_toks)  # no-answer agrees only with no-answer
-  common = collections.Counter(gold_toks) & collections.Counter(pred_toks)
-  num_same = sum(common.values())
-  if num_same == 0:
-    return 0.0
-  precision = num_same / len(pred_toks)
-  recall = num_same / len(gold_toks)
-  return 2 * precision * recall / (precision + recall)
+  return token_f1(pred_toks, gold_toks)
 
 
 def _raw_scores(predictions: Mapping[str, str], references: Mapping[str, Sequence[str]]
