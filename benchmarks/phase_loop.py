@@ -21,6 +21,12 @@ Each is run at two step counts and the per-step time is the difference over the 
 steps, which cancels the fixed costs of a phase (its start-up, the final checkpoint, closing the
 tracker). Reported: per-step ms of each (median over `--repeats`), and `ratio` = bare / loop
 (1.0: the loop costs nothing per step; the target is >= 0.99).
+
+On a host whose cores the "device" shares (XLA:CPU) that wall ratio moves by ±20 % between
+repeats. So the CPU time of the thread that runs each loop is reported too (`host_ms_per_step`,
+same two-count difference): what the loop itself adds per step (`host_extra_ms_per_step`), and
+`host_share`, the loop's host time per step over the bare step's wall time. Below 1, the host
+issues steps faster than the device runs them, and a device never waits for the loop.
 """
 
 from __future__ import annotations
@@ -100,8 +106,9 @@ def _copy(model):
   return nnx.merge(graphdef, jax.tree.map(lambda x: x.copy(), state))
 
 
-def _bare_seconds(mesh, model, task, hp, n: int, seed: int) -> float:
-  """n steps of the phase's own step function on the phase's batches, and nothing else."""
+def _bare_seconds(mesh, model, task, hp, n: int, seed: int) -> tuple[float, float]:
+  """n steps of the phase's own step function on the phase's batches, and nothing else: (wall,
+  CPU time of this thread) in seconds."""
   import jax
   from flax import nnx
 
@@ -123,28 +130,28 @@ def _bare_seconds(mesh, model, task, hp, n: int, seed: int) -> float:
                                state_sharding=jax.tree.map(lambda x: x.sharding, state),
                                batch_sharding=shd.batch_sharding(mesh))
   jax.block_until_ready(state)
-  t0 = time.perf_counter()
+  t0, c0 = time.perf_counter(), time.thread_time()
   with jax.set_mesh(mesh):
     for s in range(n):
       state, metrics = step(state, to_global_batch(batches.batch_at(s), mesh), "t")
   jax.block_until_ready((state, metrics))
-  return time.perf_counter() - t0
+  return time.perf_counter() - t0, time.thread_time() - c0
 
 
 _RUNS = itertools.count()
 
 
-def _loop_seconds(mesh, model, task, hp, n: int, seed: int) -> float:
+def _loop_seconds(mesh, model, task, hp, n: int, seed: int) -> tuple[float, float]:
   from stilts_jax.train import train_phase
   hp = hp.copy_and_resolve_references()
   hp.update(max_steps=n, eval_every_steps=n, checkpoint_every_steps=n)
   # A new workdir per run, the same on every process (checkpoints are written together).
   workdir = os.path.join(os.environ["STILTS_BENCH_DIR"], f"run{next(_RUNS)}")
-  t0 = time.perf_counter()
+  t0, c0 = time.perf_counter(), time.thread_time()
   outcome = train_phase("bench", _copy(model), [task], hp, mesh, workdir, seed=seed)
-  seconds = time.perf_counter() - t0
+  seconds, cpu = time.perf_counter() - t0, time.thread_time() - c0
   assert outcome.steps == n, outcome
-  return seconds
+  return seconds, cpu
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -158,12 +165,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     _bare_seconds(mesh, model, task, hp, n, args.seed)
     _loop_seconds(mesh, model, task, hp, n, args.seed)
   per_step = {"bare": [], "loop": []}
+  host_per_step = {"bare": [], "loop": []}
   for _ in range(args.repeats):  # interleaved, so a slow spell of the machine hits both
     for name, fn in (("bare", _bare_seconds), ("loop", _loop_seconds)):
-      t_lo = fn(mesh, model, task, hp, lo, args.seed)
-      t_hi = fn(mesh, model, task, hp, hi, args.seed)
+      (t_lo, c_lo), (t_hi, c_hi) = (fn(mesh, model, task, hp, n, args.seed) for n in (lo, hi))
       per_step[name].append((t_hi - t_lo) / (hi - lo))
+      host_per_step[name].append((c_hi - c_lo) / (hi - lo))
   bare, loop = (statistics.median(per_step[k]) for k in ("bare", "loop"))
+  host_bare, host_loop = (statistics.median(host_per_step[k]) for k in ("bare", "loop"))
   return {
       "benchmark": "phase_loop", "device": str(jax.devices()[0].platform),
       "processes": jax.process_count(), "devices": jax.device_count(),
@@ -171,6 +180,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
       "seq_len": args.seq_len, "layers": args.layers, "hidden": args.hidden,
       "bare_ms_per_step": 1e3 * bare, "loop_ms_per_step": 1e3 * loop,
       "ratio": bare / loop,
+      # CPU time of the thread that runs the loop (dispatch, batches, logging, checks): unlike the
+      # wall ratio it hardly moves with the machine's load. The loop keeps a device busy while
+      # `host_share` (its host time per step over the bare step's wall time) stays below 1.
+      "host_ms_per_step": {"bare": 1e3 * host_bare, "loop": 1e3 * host_loop},
+      "host_extra_ms_per_step": 1e3 * (host_loop - host_bare),
+      "host_share": host_loop / bare,
       "runs_ms_per_step": {k: [round(1e3 * v, 3) for v in vs] for k, vs in per_step.items()},
   }
 
@@ -219,7 +234,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
   if jax.process_index() == 0:
     print(f"bare step {result['bare_ms_per_step']:.3f} ms, phase loop "
           f"{result['loop_ms_per_step']:.3f} ms per step: ratio {result['ratio']:.3f} "
-          f"({result['processes']} process(es), log every {args.log_every})", flush=True)
+          f"({result['processes']} process(es), log every {args.log_every}); host thread "
+          f"{result['host_ms_per_step']['bare']:.3f} / {result['host_ms_per_step']['loop']:.3f} "
+          f"ms per step (+{result['host_extra_ms_per_step']:.3f} ms in the loop)", flush=True)
     if args.json:
       with open(args.json, "w") as f:
         json.dump(result, f, indent=1)

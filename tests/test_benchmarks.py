@@ -218,9 +218,20 @@ def test_phase_loop_benchmark_runs_both_loops_and_reports_the_ratio(tmp_path):
   assert json.loads((tmp_path / "l.json").read_text())["ratio"] == r["ratio"]
   assert r["steps"] == [2, 3] and r["processes"] == 1
   assert r["ratio"] == r["bare_ms_per_step"] / r["loop_ms_per_step"]
+  host = r["host_ms_per_step"]
+  assert r["host_extra_ms_per_step"] == host["loop"] - host["bare"]
+  assert r["host_share"] == host["loop"] / r["bare_ms_per_step"]
   assert len(r["runs_ms_per_step"]["bare"]) == len(r["runs_ms_per_step"]["loop"]) == 1
   with pytest.raises(SystemExit):
     phase_loop.main(["--steps=3,3"])
+  # run_all runs it on the accelerator (item 2's ratio) and holds only real step counts to 0.99.
+  text, target, met = run_all.summary("phase_loop", r)
+  assert text.startswith(f"bare {r['bare_ms_per_step']:.3f} / loop") and target.startswith(">= 0.99")
+  assert met is None
+  assert run_all.summary("phase_loop", dict(r, steps=[100, 300], ratio=0.995))[2] is True
+  assert run_all.summary("phase_loop", dict(r, steps=[100, 300], ratio=0.95))[2] is False
+  assert ("phase_loop", "phase_loop", ["--steps=100,300", "--repeats=3", "--log-every=10"]) in \
+      run_all.parts(quick=False, threads=None)
 
 
 def test_run_all_records_every_part_even_when_one_fails(tmp_path, monkeypatch, train_runs):

@@ -3,8 +3,8 @@ after the next step is queued, so the host never waits for the step it is about 
 device has nothing to do. Evaluations, checkpoints and the end still wait (they need the state),
 and what is logged is unchanged: every interval's mean loss, at its own step.
 
-Recorded on the real loop: every train-step call and every metrics fetch (`jax.device_get` of the
-pending steps), in order.
+Recorded on the real loop: every train-step call and every metrics fetch (`train.fetch_metrics` of
+the pending steps), in order.
 """
 
 import jax
@@ -42,15 +42,16 @@ def _run(workdir, monkeypatch):
     return wrapped
   monkeypatch.setattr(steps, "make_train_step", recording_make_train_step)
 
-  device_get = jax.device_get
+  fetch_metrics = train.fetch_metrics
 
-  def recording_device_get(tree):
-    out = device_get(tree)
-    if isinstance(tree, list) and tree and isinstance(tree[0], dict) and "loss" in tree[0]:
-      fetched = [n for n, loss in losses.items() if any(loss is m["loss"] for m in tree)]
-      events.append(("fetch", tuple(sorted(fetched))))
+  def recording_fetch_metrics(pending, size, mesh):
+    out = fetch_metrics(pending, size, mesh)
+    fetched = [n for n, loss in losses.items() if any(loss is m["loss"] for m in pending)]
+    events.append(("fetch", tuple(sorted(fetched))))
+    # The stacked fetch gives each step's own values, in order.
+    assert [float(m["loss"]) for m in out] == [float(np.asarray(m["loss"])) for m in pending]
     return out
-  monkeypatch.setattr(jax, "device_get", recording_device_get)
+  monkeypatch.setattr(train, "fetch_metrics", recording_fetch_metrics)
   assert _phase(workdir).steps == STEPS
   return events, {n: float(np.asarray(v)) for n, v in losses.items()}
 
@@ -97,3 +98,18 @@ def test_a_preemption_mid_interval_leaves_the_same_log_rows(tmp_path, monkeypatc
   cut, uncut = rows(tmp_path / "cut"), rows(tmp_path / "whole")
   assert [r[0] for r in cut] == [r[0] for r in uncut] == [5, 10, 15, 20, 23]
   np.testing.assert_allclose(np.array(cut)[:, 1:], np.array(uncut)[:, 1:], rtol=1e-6)
+
+
+def test_fetched_metrics_are_each_steps_own_and_one_program_serves_every_flush():
+  import jax.numpy as jnp
+  mesh = shd.make_mesh({"data": 1, "fsdp": 1, "tensor": 1}, devices=jax.devices()[:1])
+  pending = [{"loss": jnp.float32(0.5 * i), "grad_norm": jnp.float32(i + 0.25),
+              "units": jnp.int32(10 * i), "finite": jnp.bool_(i != 4)} for i in range(7)]
+  before = train._stack_metrics._cache_size()
+  for n in (7, 3, 1, 2):  # longer than the interval (chunked), equal, shorter (padded)
+    out = train.fetch_metrics(pending[:n], 3, mesh)
+    assert [{k: v.item() for k, v in m.items()} for m in out] == [
+        {"loss": 0.5 * i, "grad_norm": i + 0.25, "units": 10 * i, "finite": i != 4}
+        for i in range(n)]
+    assert [m["units"].dtype for m in out] == [np.int32] * n
+  assert train._stack_metrics._cache_size() - before <= 1
