@@ -284,6 +284,8 @@ def test_eval_benchmark_stream_and_per_language_loop(tmp_path):
   assert len(loop["time_per_language_s"]) == 15 == len(r["languages"])
   assert sum(r["languages"].values()) == 150
   assert r["predictions_match"]
+  assert r["host_time_s"]["stream"] > 0 and r["host_time_s"]["bare"] > 0
+  assert r["host_share"] == r["host_time_s"]["stream"] / r["bare"]["total_time_s"]
   # One length-sorted stream pads less than 15 separately sorted ones.
   assert stream["batches"] < loop["batches"]
   assert stream["real_token_fraction"] >= loop["real_token_fraction"]
