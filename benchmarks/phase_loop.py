@@ -92,7 +92,10 @@ def _setup(args):
   ids[:, 0] = 0
   features = {"input_ids": ids, "attention_mask": np.ones_like(ids),
               "label": (ids[:, 1] % 3).astype(np.int32)}
-  from configs import base  # the repository root is on sys.path (above)
+  from stilts_jax.run_config import use_config_package
+  use_config_package(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                  "configs", "base.py"))  # as the CLI imports the configs
+  from configs import base
   hp = base.phase(epochs=1, batch_size=args.batch_size, max_length=args.seq_len)
   hp.update(log_every_steps=args.log_every, learning_rate=1e-4)
   return mesh, model, PhaseTask(head="t", head_type="classification", train_features=features), hp

@@ -7,7 +7,7 @@ baseline) × XTREME's 9 targets, read from the task registry (TaskSpec.benchmark
 
 The shell launchers ask this module for their default grid (tpu_scripts/sweep.sh), so the grid is
 written down once. It imports only the standard library: a workstation's python3 (>= 3.11) runs it
-from a checkout (PYTHONPATH=CHECKOUT) with nothing installed.
+in a checkout (`cd CHECKOUT && python3 -m stilts_jax.grid targets`) with nothing installed.
 """
 
 from __future__ import annotations

@@ -125,19 +125,38 @@ def flag_error_message(error: Exception, argv) -> str:
   return (lines[0] if lines else type(error).__name__) + f" (see {PROG} --help)"
 
 
+def _use_config_package(argv) -> None:
+  """Imports the package the config file's imports name, before absl loads the file
+  (`run_config.use_config_package`): the file's own folder when it is a package, else (a file of
+  the user's own elsewhere) the configs/ of the checkout it is run from."""
+  from stilts_jax.run_config import use_config_package
+  for i, arg in enumerate(argv[1:], 1):
+    match = re.fullmatch(r"--?config(?:=(.*))?", arg)  # absl takes -config too, and a separate value
+    if match is None:
+      continue
+    path = (match[1] if match[1] is not None else argv[i + 1] if i + 1 < len(argv) else "")
+    path = path.split(":", 1)[0]
+    if path and use_config_package(path) is None:
+      configs = _configs_dir()
+      if configs is not None and (configs / "__init__.py").is_file():
+        use_config_package(str(configs / "__init__.py"))
+
+
 def parse_flags(argv):
   """absl's parser, with our help and one-line errors (exit 2) instead of absl's usage dump."""
   if any(arg in HELP_FLAGS for arg in argv[1:]):
     print(help_text())
     sys.exit(0)
   try:
-    from stilts_jax.run_config import use_config_package
-    for i, arg in enumerate(argv[1:], 1):  # before absl loads the file: it imports its package
-      if arg.startswith("--config=") or (arg == "--config" and i + 1 < len(argv)):
-        path = arg[len("--config="):] if arg != "--config" else argv[i + 1]
-        use_config_package(path.split(":", 1)[0])
+    _use_config_package(argv)
     rest = FLAGS(argv)
     FLAGS.config.keys()  # a config file that failed to load raises only when used
+  except ImportError as e:  # the config file's own imports
+    if _verbose(argv):
+      raise
+    fail(f"the config file cannot import {e.name or 'a module'!r} ({e}). A config file that "
+         "builds on the defaults (`from configs import base`) lives in a checkout's configs/ "
+         "folder, or is run from the checkout's root (docs/config.md).")
   except (flags.Error, AttributeError, KeyError, ValueError, TypeError, OSError) as e:
     if _verbose(argv):
       raise

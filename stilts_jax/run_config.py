@@ -39,44 +39,48 @@ class ConfigError(UserError, ValueError):
   """A config value that cannot work; the message names the key and the valid values."""
 
 
+CONFIG_PACKAGE = "configs"
+
+
 def use_config_package(config_file: str) -> str | None:
-  """Makes the folder of `config_file`, when it is a package (has `__init__.py`, as configs/
-  does), the package its config files import each other through (`from configs import base`).
+  """Makes the folder of `config_file`, when it is a `configs/` package (has `__init__.py`), the
+  `configs` package its config files import each other through (`from configs import base`).
 
   ml-collections loads `--config=configs/stilts.py` by path, outside any package, and a console
-  script has no checkout on sys.path. So the folder is imported from its own path, under its own
-  name: the files a run names are the ones it uses, whatever copy of the project is installed (an
-  edited checkout's base.py always takes effect), and nothing is added to sys.path. A later call
-  for another folder of the same name (a second checkout in one process) replaces it. Returns the
-  package name, or None for a config file outside a package (it then imports as Python would).
+  script has no checkout on sys.path. So the folder is imported from its own path: the files a run
+  names are the ones it uses, whatever copy of the project is installed (an edited checkout's
+  base.py always takes effect), and nothing is added to sys.path. A later call for another
+  checkout's configs/ in the same process replaces it. Only that one name is ever registered, so a
+  folder can never shadow another package (`datasets/`, `json/`). Returns the package name, or
+  None for a config file elsewhere (it then imports as Python would).
   """
   import importlib.util
   import sys
-  folder = os.path.dirname(os.path.abspath(config_file))
-  name = os.path.basename(folder)
+  folder = os.path.realpath(os.path.dirname(os.path.abspath(config_file)))
   init = os.path.join(folder, "__init__.py")
-  if not (name.isidentifier() and os.path.isfile(init)):
+  if os.path.basename(folder) != CONFIG_PACKAGE or not os.path.isfile(init):
     return None
-  current = sys.modules.get(name)
+  current = sys.modules.get(CONFIG_PACKAGE)
   if current is not None:
-    if list(getattr(current, "__path__", ())) == [folder]:
-      return name
+    if [os.path.realpath(p) for p in getattr(current, "__path__", ())] == [folder]:
+      return CONFIG_PACKAGE
     if not getattr(current, "_stilts_config_package", False):
-      raise ConfigError(f"{config_file}: its folder is a package named {name!r}, and another "
-                        f"module of that name is already imported ({current.__file__}); rename "
-                        "the folder.")
-    for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+      raise ConfigError(f"{config_file}: another module named {CONFIG_PACKAGE!r} is already "
+                        f"imported ({getattr(current, '__file__', None) or current}); the config "
+                        "files' own package cannot take its place.")
+    for key in [k for k in sys.modules if k.split(".")[0] == CONFIG_PACKAGE]:
       del sys.modules[key]
-  spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[folder])
+  spec = importlib.util.spec_from_file_location(CONFIG_PACKAGE, init,
+                                                submodule_search_locations=[folder])
   package = importlib.util.module_from_spec(spec)
   package._stilts_config_package = True
-  sys.modules[name] = package
+  sys.modules[CONFIG_PACKAGE] = package
   try:
     spec.loader.exec_module(package)
   except BaseException:
-    del sys.modules[name]
+    del sys.modules[CONFIG_PACKAGE]
     raise
-  return name
+  return CONFIG_PACKAGE
 
 
 def parse_setting(text: str) -> Setting:

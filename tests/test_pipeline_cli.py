@@ -32,6 +32,8 @@ def _stilts_jax(*args, workdir=None, cwd=H.REPO):
      r"'learning_rate'\? docs/config\.md lists every key"),
     (["--config=configs/stilts.py:intermediate=mnlx"],
      r"unknown intermediate task 'mnlx'; valid: anli_plus, mnli, .*, none"),
+    # absl's other spellings of the flag load the same package.
+    (["-config", "configs/stilts.py:intermediate=mnlx"], r"unknown intermediate task 'mnlx'"),
     (["--config=configs/stilts.py:target=xnli,modle=x"],
      r"config argument 'modle=x': expected key=value with key in \['intermediate', 'model'"),
     (["--config=configs/nope.py"],
@@ -65,6 +67,21 @@ def test_the_console_script_builds_on_the_base_py_beside_the_config_file(tmp_pat
   proc = _stilts_jax("--config=configs/stilts.py:target=xnli", workdir=tmp_path / "w",
                      cwd=tmp_path)
   _assert_one_line_error(proc, r"mode='edited-copy' is not valid; expected one of: train, eval")
+
+
+def test_a_config_file_of_ones_own_builds_on_the_checkouts_configs(tmp_path):
+  """A config file outside configs/ (`from configs import base`) run from the checkout gets the
+  checkout's package; an import that fails is one line naming the module, not a traceback."""
+  own = tmp_path / "exps"
+  own.mkdir()
+  (own / "mine.py").write_text("from configs import base\n\n\ndef get_config():\n"
+                               "  c = base.get_config()\n  c.mode = 'my-own'\n  return c\n")
+  proc = _stilts_jax(f"--config={own / 'mine.py'}", workdir=tmp_path / "w")
+  _assert_one_line_error(proc, r"mode='my-own' is not valid; expected one of: train, eval")
+  (own / "broken.py").write_text("import no_such_module_xyz\n")
+  proc = _stilts_jax(f"--config={own / 'broken.py'}", workdir=tmp_path / "w")
+  _assert_one_line_error(proc, r"the config file cannot import 'no_such_module_xyz' .*lives in a "
+                         r"checkout's configs/ folder, or is run from the checkout's root")
 
 
 def _assert_one_line_error(proc, expected):

@@ -197,7 +197,7 @@ def test_recipe_diff_names_each_changed_key():
 def test_configs_is_a_package_imported_from_the_folder_a_run_names(tmp_path):
   """stilts.py and demo.py build on one `configs.base`; the package is the folder of the file a
   run names, so an edited copy of the folder uses its own base.py, and naming the checkout's files
-  again switches back. A folder whose name is taken by another module is refused, in one line."""
+  again switches back. No other name is registered, and another `configs` module is refused."""
   import importlib
   import sys
   stilts, demo = H.load_config_module("stilts"), H.load_config_module("demo")
@@ -214,9 +214,18 @@ def test_configs_is_a_package_imported_from_the_folder_a_run_names(tmp_path):
   assert H.load_config_module("stilts").base.TARGETS == stilts.base.TARGETS
   assert not hasattr(sys.modules["configs.base"], "MARK")
   assert run_config.use_config_package(str(tmp_path / "lonely.py")) is None  # not a package
-  taken = tmp_path / "json"
-  taken.mkdir()
-  (taken / "__init__.py").write_text("")
-  with pytest.raises(run_config.ConfigError, match=r"a package named 'json', and another module "
-                     r"of that name is already imported .*; rename the folder"):
-    run_config.use_config_package(str(taken / "x.py"))
+  other = tmp_path / "json"  # only configs/ is ever registered: no folder shadows a package
+  other.mkdir()
+  (other / "__init__.py").write_text("")
+  assert run_config.use_config_package(str(other / "x.py")) is None
+  assert sys.modules["json"].__file__ != str(other / "__init__.py")
+  # A `configs` module that is not a config folder of ours is never replaced.
+  import types
+  real = sys.modules["configs"]
+  sys.modules["configs"] = types.ModuleType("configs")
+  try:
+    with pytest.raises(run_config.ConfigError, match=r"another module named 'configs' is already "
+                       r"imported"):
+      run_config.use_config_package(str(copy / "child.py"))
+  finally:
+    sys.modules["configs"] = real

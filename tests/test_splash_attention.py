@@ -248,8 +248,9 @@ def test_block_size_divides_the_padded_length():
 
 def test_pipeline_model_options_reach_the_encoder(tmp_path):
   """configs/base.py's model.attention / attention_dropout / remat are what the encoder runs."""
-  from configs import base
+  import _pipeline_helpers as H
   from stilts_jax import pipeline
+  base = H.load_config_module("base")
   hf = random_hf_model("encoder", "tiny")
   hf.save_pretrained(tmp_path)
   config = base.get_config()

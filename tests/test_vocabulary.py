@@ -57,8 +57,13 @@ def test_the_tpu_sweeps_default_grid_is_the_packages_read_from_the_checkout_alon
   import sys
   from stilts_jax import grid
   bare = tmp_path / "python3"
-  bare.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
+  # It warns on stderr (which must not become a task name), and the working directory holds
+  # another checkout's grid.py (the scripts' own checkout must win).
+  bare.write_text(f'#!/bin/sh\necho "warning: a platform note" >&2\nexec "{sys.executable}" -S "$@"\n')
   bare.chmod(bare.stat().st_mode | stat.S_IXUSR)
+  (tmp_path / "stilts_jax").mkdir()
+  (tmp_path / "stilts_jax" / "__init__.py").write_text("")
+  (tmp_path / "stilts_jax" / "grid.py").write_text("print('decoy')\n")
   proc = _sweep_grid(tmp_path, bare)
   assert proc.returncode == 0, proc.stderr
   assert [f"intermediate={i},target={t},seed={s}" for i, t, s in
@@ -68,6 +73,10 @@ def test_the_tpu_sweeps_default_grid_is_the_packages_read_from_the_checkout_alon
       "none",)
   assert grid.targets() == PAPER_ORDER == base.TARGETS
   assert len(grid.cells(seeds=(1, 2))) == 2 * 10 * 9
+  # The lists tpu_scripts/README.md shows are the grid's.
+  readme = (H.REPO / "tpu_scripts" / "README.md").read_text()
+  assert f"* intermediates: `{' '.join(grid.intermediate_settings())}`" in readme
+  assert f"* targets: `{' '.join(grid.targets())}`" in readme
 
 
 def test_a_sweep_without_a_usable_python_says_how_to_fix_it(tmp_path):
@@ -75,5 +84,5 @@ def test_a_sweep_without_a_usable_python_says_how_to_fix_it(tmp_path):
   assert proc.returncode == 2
   assert proc.stderr.startswith("bash: error: cannot read the default intermediates from "), \
       proc.stderr
-  assert "it needs Python >= 3.11 (PYTHON=/path/to/python3.11), or pass --intermediates=LIST" in \
+  assert "run it with a Python >= 3.11 (PYTHON=/path/to/python3.11), or pass --intermediates=LIST" in \
       proc.stderr and proc.stderr.count("\n") == 1

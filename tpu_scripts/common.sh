@@ -157,12 +157,18 @@ stj_parse_grid() {
 }
 
 # The package's default list of `intermediates` or `targets` (python -m stilts_jax.grid), from this
-# checkout's code.
+# checkout's code: run in the checkout, which Python puts first on the module path. Only its stdout
+# is the list (a warning on stderr must not become a task name).
 stj_package_grid() {
-  local python="${PYTHON:-python3}" out
-  if ! out="$(PYTHONPATH="$STJ_REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$python" -m stilts_jax.grid "$1" 2>&1)"; then
-    stj_die "cannot read the default $1 from $STJ_REPO_ROOT/stilts_jax/grid.py with '$python' (${out##*$'\n'}): it needs Python >= 3.11 (PYTHON=/path/to/python3.11), or pass --$1=LIST"
+  local python="${PYTHON:-python3}" out err
+  err="$(mktemp)"
+  if ! out="$(cd "$STJ_REPO_ROOT" && "$python" -m stilts_jax.grid "$1" 2>"$err")" ||
+    [[ ! "$out" =~ ^[a-z0-9_]+( [a-z0-9_]+)*$ ]]; then
+    out="$(tail -n 1 "$err")"
+    rm -f "$err"
+    stj_die "cannot read the default $1 from $STJ_REPO_ROOT/stilts_jax/grid.py with '$python' (${out:-no output}): run it with a Python >= 3.11 (PYTHON=/path/to/python3.11), or pass --$1=LIST"
   fi
+  rm -f "$err"
   printf '%s' "$out"
 }
 

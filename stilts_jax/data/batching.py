@@ -33,7 +33,7 @@ DEFAULT_PAD_VALUES: dict[str, int] = {
     "word_index": -1,
     "offsets": -1,
 }
-# Keys eval_batches adds to every batch.
+# Keys EvalBatches adds to every batch.
 MASK_KEY = "mask"
 INDEX_KEY = "index"
 
