@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
   p.add_argument("--repeats", type=int, default=3)
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--processes", type=int, default=1, help="local JAX processes (1 or 2, ...)")
+  p.add_argument("--threads", type=int, default=None,
+                 help="CPU only: XLA intra-op threads (1 leaves the loop's thread a core of its "
+                      "own, as an accelerator's host has)")
   p.add_argument("--json", default=None)
   args = p.parse_args(argv)
   try:
@@ -181,6 +184,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
       "processes": jax.process_count(), "devices": jax.device_count(),
       "steps": [lo, hi], "log_every": args.log_every, "batch_size": args.batch_size,
       "seq_len": args.seq_len, "layers": args.layers, "hidden": args.hidden,
+      "threads": args.threads,
       "bare_ms_per_step": 1e3 * bare, "loop_ms_per_step": 1e3 * loop,
       "ratio": bare / loop,
       # CPU time of the thread that runs the loop (dispatch, batches, logging, checks): unlike the
@@ -232,6 +236,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
       _launch(argv, args.processes)
       return None
     _join(args.processes)
+  from benchmarks import common
+  common.limit_threads(args.threads)  # before JAX's CPU client starts
   result = run(args)
   import jax
   if jax.process_index() == 0:
