@@ -12,7 +12,6 @@ import ml_collections
 
 from configs import base
 
-
 TARGETS = ("xnli", "panx", "xquad", "tatoeba")
 
 

@@ -17,7 +17,6 @@ from configs import base
 from stilts_jax.setting import Setting
 
 
-
 def parse_arg(arg: str, **defaults) -> dict:
   """`a=1,b=x` → {"a": "1", "b": "x"} over `defaults`; unknown keys are an error."""
   out = dict(defaults)
