@@ -17,7 +17,7 @@ the equivalent command (`python benchmarks/train_throughput.py ...`).
 Targets (issue 17, for XLM-R Large in bf16 on one H100/H200): MFU >= 50 % at T=512 and >= 40 % at
 T=128; >= 2.5x transformers' real tokens/s on the MNLI mix; XNLI evaluation (112,500 pairs)
 <= 15 s after compile; dispatch <= 0.5 ms per step at L=24; the phase loop >= 0.99x the bare
-step (tiny model).
+step (tiny model). Also measured: the model's dropout masks against `jax.random.bernoulli`.
 """
 
 from __future__ import annotations
@@ -61,22 +61,26 @@ def parts(quick: bool, threads: int | None) -> list[tuple[str, str, list[str]]]:
     dispatch_args = ["--layers=1,2", "--steps=5", "--seq-len=16", "--batch-size=2"]
     loop_args = ["--steps=2,3", "--repeats=1", "--layers=1", "--hidden=32", "--batch-size=8",
                  "--seq-len=8"]
+    dropout_args = ["--batch-size=2", "--seq-len=32", "--hidden=32", "--heads=2", "--calls=3"]
   else:
     size, t_long, t_short, b, n_long, n_short = "large", 512, 128, 32, 30, 50
     eval_args = ["--size=large", "--pairs=112500", "--batch-size=512", "--repeats=2"]
     dispatch_args = ["--layers=2,12,24", "--steps=50"]
     # The tiny model, whose short step shows any host work the loop adds (docs/performance.md).
     loop_args = ["--steps=100,300", "--repeats=3", "--log-every=10"]
+    dropout_args = ["--batch-size=32", "--seq-len=512"]  # XLM-R Large's layer (the defaults)
   common_args = [f"--size={size}", f"--batch-size={b}", "--warmup=3"]
   if threads:
     common_args.append(f"--threads={threads}")
     eval_args = eval_args + [f"--threads={threads}"]
     dispatch_args = dispatch_args + [f"--threads={threads}"]
+    dropout_args = dropout_args + [f"--threads={threads}"]
   mnli = [*common_args, f"--seq-len={t_short}", f"--steps={n_short}", "--length-mix=mnli",
           "--compare-torch"]
   return [
       ("dispatch", "dispatch", dispatch_args),
       ("phase_loop", "phase_loop", loop_args),
+      ("dropout_masks", "dropout_masks", dropout_args),
       ("train_t128", "train_throughput", [*common_args, f"--seq-len={t_short}",
                                           f"--steps={n_short}"]),
       ("mnli_packed_vs_torch", "train_throughput", [*mnli, "--packing"]),
@@ -124,6 +128,11 @@ def summary(name: str, r: dict[str, Any]) -> tuple[str, str, bool | None]:
             f"{r['ratio']:.3f}; host thread {r['host_ms_per_step']['loop']:.3f} ms per step "
             f"(+{r['host_extra_ms_per_step']:.3f} in the loop)")
     return text, ">= 0.99 (bare / loop)", r["ratio"] >= 0.99 if r["steps"][0] >= 100 else None
+  if name == "dropout_masks":
+    ms = r["ms"]
+    text = (f"one layer's masks, {r['elements']:,} elements ({r['dtype']}): 16-bit "
+            f"{ms['bits16']:.2f} ms, bernoulli {ms['bernoulli']:.2f} ms = {r['ratio']:.2f}x")
+    return text, ">= 1x (the model's 16-bit masks no slower)", r["ratio"] >= 1
   if name == "xnli_eval":
     j = r["jax"]
     text = (f"{r['examples']:,} pairs: {j['total_time_s']:.2f} s warm, {j['cold_time_s']:.1f} s "

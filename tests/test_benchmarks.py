@@ -18,8 +18,8 @@ if str(ROOT) not in sys.path:
 
 from _real_data import REAL_DATA, needs_real_data  # noqa: E402
 from benchmarks import (  # noqa: E402
-    common, dispatch, eval_throughput, featurize, phase_loop, qa_postprocess, run_all,
-    train_throughput)
+    common, dispatch, dropout_masks, eval_throughput, featurize, phase_loop, qa_postprocess,
+    run_all, train_throughput)
 
 RATE_KEYS = ("tokens_per_s", "real_tokens_per_s", "sequences_per_s", "step_time_s",
              "model_tflops_per_s", "peak_memory_bytes")
@@ -232,6 +232,26 @@ def test_phase_loop_benchmark_runs_both_loops_and_reports_the_ratio(tmp_path):
   assert run_all.summary("phase_loop", dict(r, steps=[100, 300], ratio=0.95))[2] is False
   assert ("phase_loop", "phase_loop", ["--steps=100,300", "--repeats=3", "--log-every=10"]) in \
       run_all.parts(quick=False, threads=None)
+
+
+def test_dropout_benchmark_times_both_masks_on_one_layers_shapes(tmp_path):
+  r = dropout_masks.main(["--batch-size=2", "--seq-len=16", "--hidden=32", "--heads=2",
+                          "--calls=3", f"--json={tmp_path / 'm.json'}"])
+  assert json.loads((tmp_path / "m.json").read_text())["ratio"] == r["ratio"]
+  assert r["elements"] == 2 * 2 * 16 * 16 + 2 * 2 * 16 * 32 and r["dtype"] == "float32"
+  assert set(r["ms"]) == {"bits16", "bernoulli"} and all(v > 0 for v in r["ms"].values())
+  assert r["ratio"] == r["ms"]["bernoulli"] / r["ms"]["bits16"]
+  # Both methods drop at the rate and keep the mean: they time the same work.
+  import jax
+  import jax.numpy as jnp
+  x = jnp.ones((64, 64, 64))
+  for name, apply in dropout_masks.methods(0.1).items():
+    y = apply(jax.random.key(0), x)
+    assert abs(float(jnp.mean(y == 0)) - 0.1) < 0.01 and abs(float(y.mean()) - 1) < 0.02, name
+  text, target, met = run_all.summary("dropout_masks", r)
+  assert "16-bit" in text and target.startswith(">= 1x") and met == (r["ratio"] >= 1)
+  with pytest.raises(SystemExit):
+    dropout_masks.main(["--rate=1"])
 
 
 def test_run_all_records_every_part_even_when_one_fails(tmp_path, monkeypatch, train_runs):

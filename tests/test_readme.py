@@ -97,9 +97,12 @@ def demo(checkout):
   return checkout / "runs" / "demo", proc
 
 
-# (intermediate, target, language, metric): floor. Measured: none / mnli
-#   xnli en 53.3 / 64.7, de 46.0 / 48.7; panx en 100 / 97.5, de 77.6 / 72.5;
-#   xquad f1 en 40.7 / 58.6, es 19.6 / 16.5; tatoeba de 50.0 / 22.0, fr 60.7 / 12.0, ru 63.3 / 25.3.
+# (intermediate, target, language, metric): floor. Measured (16-bit dropout masks): none / mnli
+#   xnli en 55.3 / 62.0, de 50.7 / 46.0; panx en 100 / 97.9, de 78.6 / 76.2;
+#   xquad f1 en 40.2 / 45.3, es 16.4 / 17.2; tatoeba de 50.0 / 22.0, fr 60.7 / 33.3, ru 63.3 / 44.7.
+# A tiny random model's scores move with every dropout draw: mnli -> xquad en F1 was 45.3-61.5 over
+# 6 draws (seeds 1-3, bernoulli and 16-bit masks), mnli -> xnli en 58.0-74.7. Its floor is 10
+# points under the lowest of those.
 QUALITY_FLOORS = {
     (None, "xnli", "en", "accuracy"): 43, (None, "xnli", "de", "accuracy"): 36,
     (None, "panx", "en", "f1"): 90, (None, "panx", "de", "f1"): 67,
@@ -107,7 +110,7 @@ QUALITY_FLOORS = {
     (None, "tatoeba", "de", "accuracy"): 40, (None, "tatoeba", "fr", "accuracy"): 50,
     ("mnli", "xnli", "en", "accuracy"): 54, ("mnli", "xnli", "de", "accuracy"): 38,
     ("mnli", "panx", "en", "f1"): 87, ("mnli", "panx", "de", "f1"): 62,
-    ("mnli", "xquad", "en", "f1"): 48, ("mnli", "xquad", "es", "f1"): 6,
+    ("mnli", "xquad", "en", "f1"): 35, ("mnli", "xquad", "es", "f1"): 6,
     ("mnli", "tatoeba", "de", "accuracy"): 12, ("mnli", "tatoeba", "ru", "accuracy"): 15,
 }
 
@@ -132,7 +135,7 @@ def test_demo_completes_with_every_result_row(demo):
   assert all(0.0 <= r["value"] <= 100.0 for r in rows)
   assert {r["seed"] for r in rows} == {1}
 
-  # A quality gate: about 10 points under what the demo measured (this machine, commit 57b1472),
+  # A quality gate: about 10 points under what the demo measured (see QUALITY_FLOORS),
   # for English dev and one zero-shot language of every task, so a broken loss, decoder or
   # pooling fails here. Chance: XNLI 33.3, PAN-X and XQuAD near 0, Tatoeba 1 in 150.
   scores = {(r["intermediate"], r["target"], r["language"], r["metric"]): r["value"]
