@@ -123,8 +123,8 @@ def keep_mask(key: jax.Array, rate: float, shape: tuple[int, ...]) -> tuple[jax.
   """(mask of `shape`, True with probability `keep_prob`) and keep_prob = 1 - rate, rounded.
 
   Two 16-bit uniforms per 32-bit draw, where `jax.random.bernoulli` spends one whole threefry
-  evaluation on each element: half the random-number work, which was a third of a small model's
-  training step on the CPU (threefry is pure integer arithmetic on every backend). Element i of the
+  evaluation on each element: half the random-number work, which was over a quarter of a small
+  model's training step on the CPU (threefry is pure integer arithmetic on every backend). Element i of the
   draw is a function of its index only (`jax_threefry_partitionable`), and the two halves are laid
   side by side along the last axis, so the mask does not depend on how the array is sharded.
   """
