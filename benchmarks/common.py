@@ -291,25 +291,41 @@ def apply_xla_defaults(args) -> None:
     xla_flags.apply_defaults()
 
 
-def limit_threads(threads: int | None) -> None:
-  """Caps CPU intra-op threads of XLA and torch alike, so a CPU comparison is like for like.
+def limit_threads(threads: int | None) -> dict[str, Any] | None:
+  """Caps the CPU threads that compute, for XLA and torch alike, so a CPU comparison is like for
+  like; returns what was set (for the JSON), None when nothing was asked.
 
   On a shared, oversubscribed host (load > cores) torch's OpenMP barriers spin and a tiny model
   runs ~100x slower with 2 threads than with 1, which would say nothing about either framework.
-  XLA_FLAGS only take effect if the JAX CPU client has not started yet (a fresh process).
+  Torch takes `set_num_threads`. XLA's CPU client ignores the old `--xla_cpu_multi_thread_eigen`
+  / `intra_op_parallelism_threads` flags (jax 0.10: a 1024² matmul loop still used 2 cores), and a
+  flag without `--` ends XLA_FLAGS parsing, dropping every flag after it. It sizes its thread pool
+  from the CPUs its creating thread may run on, so the client is started here from this thread
+  pinned to the last `threads` CPUs; the thread then gets the others back (the first core alone
+  when XLA has the rest, as a host thread feeding an accelerator). Linux only; a client that is
+  already running (the benchmark called in-process by the tests) is left as it is, and said so.
   """
   if not threads:
-    return
-  flags = os.environ.get("XLA_FLAGS", "")
-  if "intra_op_parallelism_threads" not in flags:
-    extra = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} " \
-            f"intra_op_parallelism_threads={threads}"
-    os.environ["XLA_FLAGS"] = f"{flags} {extra}".strip()
+    return None
   try:
     import torch
     torch.set_num_threads(threads)
   except ImportError:
     pass
+  import jax
+  from jax._src import xla_bridge  # no public way to ask whether the client has started
+  if xla_bridge.backends_are_initialized() or not hasattr(os, "sched_setaffinity"):
+    return {"xla_cpus": None, "host_cpus": None,
+            "note": "XLA's client was already running: its threads were not limited"}
+  cpus = sorted(os.sched_getaffinity(0))
+  xla_cpus = cpus[-threads:]
+  host_cpus = [c for c in cpus if c not in xla_cpus] or cpus
+  os.sched_setaffinity(0, xla_cpus)  # this thread only: the pool's threads inherit it
+  try:
+    jax.devices()
+  finally:
+    os.sched_setaffinity(0, host_cpus)
+  return {"xla_cpus": xla_cpus, "host_cpus": host_cpus}
 
 
 def host_info() -> dict[str, Any]:

@@ -94,12 +94,13 @@ def measure(layers: int, args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
   args = parse_args(argv)
   common.apply_xla_defaults(args)
-  common.limit_threads(args.threads)
+  cpu_pinning = common.limit_threads(args.threads)
   import jax
   result: dict[str, Any] = {"benchmark": "dispatch", "args": vars(args)}
   result.update(common.record("benchmarks/dispatch.py", argv))
   result["by_layers"] = [measure(n, args) for n in args.layers]
   result["device"] = common.jax_device_info(jax.devices()[:1])
+  result["cpu_pinning"] = cpu_pinning
   common.write_json(args.json, result)
   for r in result["by_layers"]:
     print(f"[dispatch] L={r['layers']:>2} ({r['state_leaves']} leaves): "

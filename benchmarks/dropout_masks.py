@@ -91,12 +91,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
   args = parse_args(argv)
-  common.limit_threads(args.threads)
+  cpu_pinning = common.limit_threads(args.threads)
   import jax
   result: dict[str, Any] = {"benchmark": "dropout_masks", "args": vars(args)}
   result.update(common.record("benchmarks/dropout_masks.py", argv))
   result.update(measure(args))
   result["device"] = common.jax_device_info(jax.devices()[:1])
+  result["cpu_pinning"] = cpu_pinning
   common.write_json(args.json, result)
   print(f"[dropout] {result['elements']:,} elements per layer ({result['dtype']}): "
         f"16-bit {result['ms']['bits16']:.2f} ms, bernoulli {result['ms']['bernoulli']:.2f} ms, "

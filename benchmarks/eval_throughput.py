@@ -151,7 +151,7 @@ def rates(cfg, seconds: float, shapes: list[tuple[int, int]], runs: list[np.ndar
 def main(argv: list[str] | None = None) -> dict[str, Any]:
   args = parse_args(argv)
   common.apply_xla_defaults(args)
-  common.limit_threads(args.threads)
+  cpu_pinning = common.limit_threads(args.threads)
   import jax
   import jax.numpy as jnp
   from flax import nnx
@@ -244,6 +244,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
   result.update(common.jax_peak_memory(devices, host_reset))
   result["device"] = common.jax_device_info(devices)
+  result["cpu_pinning"] = cpu_pinning
   result["examples"] = n
   result["real_tokens"] = real_tokens
   result["languages"] = {lang: sl.stop - sl.start for lang, sl in slices.items()}

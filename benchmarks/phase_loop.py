@@ -237,8 +237,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
       return None
     _join(args.processes)
   from benchmarks import common
-  common.limit_threads(args.threads)  # before JAX's CPU client starts
+  cpu_pinning = common.limit_threads(args.threads)  # before JAX's CPU client starts
   result = run(args)
+  result["cpu_pinning"] = cpu_pinning
   import jax
   if jax.process_index() == 0:
     print(f"bare step {result['bare_ms_per_step']:.3f} ms, phase loop "

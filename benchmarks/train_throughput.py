@@ -349,7 +349,7 @@ def platform_hint() -> str:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
   args = parse_args(argv)
   common.apply_xla_defaults(args)
-  common.limit_threads(args.threads)
+  cpu_pinning = common.limit_threads(args.threads)
   result: dict[str, Any] = {"benchmark": "train_throughput", "args": vars(args)}
   result.update(common.record("benchmarks/train_throughput.py", argv))
   size_cfg = common.make_config(args.size)
@@ -368,6 +368,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
   cfg = common.make_config(args.size, **resolve_options(args))
   jax_result = run_jax(args, cfg, jax_batches)
   result.update({"jax": jax_result, "device": jax_result["device"]})
+  result["cpu_pinning"] = cpu_pinning
   result["flops"] = {
       "matmul_params": common.matmul_params(cfg),
       "train_flops_per_token": common.flops_per_token(cfg, args.seq_len),

@@ -197,6 +197,47 @@ def test_random_model_draws_like_the_initializers_without_compiling_them():
       assert np.asarray(a).std() == pytest.approx(np.asarray(b).std(), rel=0.1), path
 
 
+PINNING_PROBE = """
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from benchmarks import common
+pinning = common.limit_threads(1)
+import jax, jax.numpy as jnp
+jax.jit(lambda a: a @ a)(jnp.ones((256, 256))).block_until_ready()
+main = os.getpid()
+threads = {}
+for tid in os.listdir("/proc/self/task"):
+  with open(f"/proc/self/task/{tid}/status") as f:
+    allowed = [l.split()[1] for l in f if l.startswith("Cpus_allowed_list")][0]
+  threads[int(tid)] = allowed
+print(json.dumps({"pinning": pinning, "main": threads.pop(main), "others": sorted(threads.values()),
+                  "xla_flags": os.environ.get("XLA_FLAGS", "")}))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs Linux and 2 CPUs")
+def test_threads_1_gives_xla_one_cpu_and_the_host_thread_the_others():
+  """`--threads=1`: the XLA client's threads (started from a thread pinned to the last CPU) run
+  on that CPU only, the benchmark's own thread on the rest. The XLA_FLAGS thread flags this used
+  to set changed nothing (and a bare `intra_op_parallelism_threads=1` ended the flags' parsing)."""
+  proc = subprocess.run([sys.executable, "-c", PINNING_PROBE, str(ROOT)], capture_output=True,
+                        text=True, timeout=120, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  r = json.loads(proc.stdout.strip().splitlines()[-1])
+  cpus = sorted(os.sched_getaffinity(0))
+  assert r["pinning"] == {"xla_cpus": cpus[-1:], "host_cpus": cpus[:-1]}
+  last = str(cpus[-1])
+  assert r["main"] != last and last not in r["main"].split(",")
+  assert r["others"].count(last) >= 1  # XLA's pool threads
+  assert "intra_op_parallelism_threads" not in r["xla_flags"]
+  # In a process whose client already runs (this one), nothing is pinned, and it says so.
+  import jax
+  jax.devices()
+  assert common.limit_threads(1)["xla_cpus"] is None
+  assert common.limit_threads(None) is None
+
+
 def test_dispatch_benchmark_times_calls_per_depth(tmp_path):
   r = dispatch.main(["--layers=1,2", "--steps=3", "--seq-len=16", "--batch-size=2",
                      "--threads=1", f"--json={tmp_path / 'd.json'}"])

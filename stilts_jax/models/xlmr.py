@@ -124,9 +124,10 @@ def keep_mask(key: jax.Array, rate: float, shape: tuple[int, ...]) -> tuple[jax.
 
   Two 16-bit uniforms per 32-bit draw, where `jax.random.bernoulli` spends one whole threefry
   evaluation on each element: half the random-number work, which was over a quarter of a small
-  model's training step on the CPU (threefry is pure integer arithmetic on every backend). Element i of the
-  draw is a function of its index only (`jax_threefry_partitionable`), and the two halves are laid
-  side by side along the last axis, so the mask does not depend on how the array is sharded.
+  model's training step on the CPU (threefry is pure integer arithmetic on every backend).
+  Element i of the draw is a function of its index only (`jax_threefry_partitionable`), and the
+  two halves are laid side by side along the last axis, so the mask does not depend on how the
+  array is sharded.
   """
   dropped = round(rate * DROP_LEVELS)
   half = (shape[-1] + 1) // 2
